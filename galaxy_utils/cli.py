@@ -1,0 +1,121 @@
+"""``galaxy-utils``: the project's command line.
+
+Subcommands import what they need when they run, so ``galaxy-utils --help`` is instant
+and commands that do not train never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .catalogue import read_catalogue
+    from .labels import FourClassThresholds, ThreeClassThresholds
+    from .prepare import class_counts, prepare_catalogue
+
+    catalogue = read_catalogue(args.catalog)
+    thresholds = None
+    if args.agreement is not None:
+        thresholds = ThreeClassThresholds(agreement=args.agreement)
+    elif args.threshold is not None:
+        value = args.threshold
+        thresholds = FourClassThresholds(elliptical=value, lenticular=value, spiral=value, irregular=value)
+    cleaned, log = prepare_catalogue(
+        catalogue,
+        args.image_root,
+        args.task,
+        min_votes=args.min_votes,
+        thresholds=thresholds,
+        keep_uncertain=args.keep_uncertain,
+        verify=args.verify,
+        progress=not args.quiet,
+    )
+    print(f"catalogue: {args.catalog} ({catalogue.attrs['format']})")
+    print(log.format())
+    print("class counts:")
+    for name, n in class_counts(cleaned, args.task, args.keep_uncertain).items():
+        print(f"  {name:<12} {n}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cleaned.to_csv(out, index=False)
+    if args.removed:
+        log.removed().to_csv(args.removed, index=False)
+    print(f"wrote {len(cleaned)} rows to {out}")
+    return 0
+
+
+def _mock(args: argparse.Namespace) -> int:
+    from .mock import generate_mock_survey
+
+    paths = generate_mock_survey(args.n, args.seed, Path(args.out), workers=args.workers, progress=not args.quiet)
+    print(f"wrote mock survey of {args.n} galaxies (seed {args.seed}) to {args.out}")
+    for name, value in vars(paths).items():
+        print(f"  {name}: {value}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .download import download_gzd5
+
+    parts = tuple(args.parts.split(","))
+    root = download_gzd5(Path(args.out), parts=parts, progress=not args.quiet)
+    print(f"GZD-5 data in {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
+    from .labels import TASKS
+
+    parser = argparse.ArgumentParser(
+        prog="galaxy-utils", description="Galaxy Zoo morphology with CNNs: data, training, results."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="clean and label a catalogue; print what each step removed")
+    p.add_argument("--catalog", required=True, help="GZD-5, GZ2 Kaggle or generic catalogue (CSV/parquet)")
+    p.add_argument("--image-root", required=True, help="folder the catalogue's image paths are under")
+    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--out", required=True, help="CSV to write the cleaned, labelled catalogue to")
+    p.add_argument("--min-votes", type=int, default=DEFAULT_MIN_VOTES, help="minimum classifications (GZD-5)")
+    p.add_argument("--threshold", type=float, help="four-class confidence threshold for every class")
+    p.add_argument("--agreement", type=float, help="three-class agreement threshold (default 0.9)")
+    p.add_argument("--keep-uncertain", action="store_true", help="keep 'uncertain' as an extra class")
+    p.add_argument("--verify", choices=VERIFY_MODES, default="decode", help="how hard to check images")
+    p.add_argument("--removed", help="also write every removed galaxy, step and reason to this CSV")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("mock", help="generate the mock GZD-5 survey (catalogue, truth, images)")
+    p.add_argument("--n", type=int, required=True, help="number of galaxies")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_mock)
+
+    p = sub.add_parser("download", help="download the real GZD-5 catalogue and images from Zenodo")
+    p.add_argument("--out", required=True)
+    p.add_argument("--parts", default="catalogue,images", help="comma-separated: catalogue, images")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .catalogue import CatalogueError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CatalogueError, FileNotFoundError, KeyError, ValueError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"galaxy-utils {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Turn volunteer votes into the classes a CNN learns: hard four- and three-class labels,
+and soft targets (the votes themselves).
+
+Galaxy Zoo asks *conditional* questions: "has spiral arms?" is asked only of galaxies a
+volunteer called featured and not edge-on. The fraction of *all* volunteers who would say
+"spiral" is therefore the product of the fractions along the tree's path
+(featured x not-edge-on x arms-yes). These products are the class *confidences* below;
+a class is assigned when its confidence reaches its threshold. The GZ2 Kaggle table
+already publishes such products ("cumulative" fractions), so both catalogues meet the
+same thresholds.
+
+The tasks, class names and thresholds are defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+
+from . import tree
+from .catalogue import (
+    GENERIC,
+    GZ2_KAGGLE,
+    GZD5,
+    LABEL_COLUMN,
+    CatalogueError,
+    StepResult,
+    _step_result,
+    catalogue_format,
+    describe_rows,
+)
+
+UNCERTAIN = "uncertain"
+ARTIFACT = "artifact"
+EDGE_ON = "edge-on"
+
+FOUR_CLASS = "four-class"
+THREE_CLASS = "three-class"
+
+# Tolerance on threshold comparisons: a product of fractions such as 0.6 x 1.0 must meet a
+# threshold of 0.6 even when floating point gives 0.59999999999.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class FourClassThresholds:
+    """Confidence thresholds of the course project's four classes.
+
+    Attributes:
+        elliptical: smooth fraction. 0.6 = a clear majority of volunteers saw no disk or
+            features; the same number the course project used to call a galaxy uncertain.
+        lenticular: featured x not-edge-on x no-arms. A face-on disk without arms (S0).
+        spiral: featured x not-edge-on x arms. Face-on disks with arms.
+        irregular: merger + major-disturbance fraction of the always-asked merging question.
+            Takes precedence over the other classes: a tidally wrecked spiral is classified
+            by its disturbance, as the course project did.
+        artifact: artifact fraction at which a galaxy is flagged (stars, trails, bad
+            pixels) and removed; a simple majority, since an artifact is not a galaxy at all.
+
+    A galaxy reaching no threshold is 'uncertain' (its largest class confidence is below
+    0.6 with these defaults). Edge-on disks reach none of the four classes (from the side a
+    spiral and a lenticular look alike) and are reported as uncertain for that reason.
+    """
+
+    elliptical: float = 0.6
+    lenticular: float = 0.6
+    spiral: float = 0.6
+    irregular: float = 0.6
+    artifact: float = 0.5
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not 0 < value <= 1:
+                raise ValueError(f"threshold {f.name}={value} must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ThreeClassThresholds:
+    """The 3-class project's cut: keep galaxies whose volunteers agree at least this much.
+
+    Attributes:
+        agreement: confidence one of spiral / round / edge-on must reach. 0.9, as published:
+            only the clearest galaxies, so the labels are nearly noise-free.
+    """
+
+    agreement: float = 0.9
+
+    def __post_init__(self):
+        if not 0.5 < self.agreement <= 1:
+            raise ValueError(f"agreement={self.agreement} must be in (0.5, 1] so one class wins")
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    """A classification task: its classes and the GZD-5 questions its labels need."""
+
+    name: str
+    classes: tuple[str, ...]
+    questions: tuple[str, ...]
+    thresholds: FourClassThresholds | ThreeClassThresholds = field(compare=False)
+
+    def label_columns(self, catalogue_columns=None) -> list[str]:
+        """The GZD-5 vote columns (totals, counts, fractions, debiased) the task uses."""
+        columns = []
+        for name in self.questions:
+            q = tree.question(name)
+            columns.append(q.total_column)
+            for answer in q.answers:
+                columns += [
+                    tree.count_column(name, answer),
+                    tree.fraction_column(name, answer),
+                    tree.debiased_column(name, answer),
+                ]
+        if catalogue_columns is not None:
+            columns = [c for c in columns if c in set(catalogue_columns)]
+        return columns
+
+    def fraction_columns(self) -> list[str]:
+        return [c for q in self.questions for c in tree.question(q).fraction_columns]
+
+
+TASKS: dict[str, LabelTask] = {
+    FOUR_CLASS: LabelTask(
+        FOUR_CLASS,
+        ("elliptical", "lenticular", "spiral", "irregular"),
+        ("smooth-or-featured", "disk-edge-on", "has-spiral-arms", "merging"),
+        FourClassThresholds(),
+    ),
+    THREE_CLASS: LabelTask(
+        THREE_CLASS,
+        ("spiral", "round", "edge-on"),
+        ("smooth-or-featured", "disk-edge-on", "has-spiral-arms", "how-rounded"),
+        ThreeClassThresholds(),
+    ),
+}
+
+
+def task(name: str) -> LabelTask:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+
+
+# --------------------------------------------------------------------------------------
+# Vote fractions -> class confidences
+# --------------------------------------------------------------------------------------
+
+
+def conditional_fraction(
+    catalogue: pd.DataFrame, question_name: str, answer: str, *, debiased: bool = False
+) -> pd.Series:
+    """The fraction of a question's voters giving ``answer``, 0 where nobody was asked.
+
+    NaN stays NaN only where the question *was* asked but the cell is empty: that is
+    missing data, not a branch of the tree, and :func:`class_confidences` refuses it.
+    """
+    column = (tree.debiased_column if debiased else tree.fraction_column)(question_name, answer)
+    if column not in catalogue.columns:
+        raise CatalogueError(f"no column {column!r}")
+    values = pd.to_numeric(catalogue[column], errors="coerce")
+    total = tree.total_column(question_name)
+    if total in catalogue.columns:
+        unasked = pd.to_numeric(catalogue[total], errors="coerce").fillna(0) == 0
+    else:  # a fractions-only table: an empty cell can only mean "not asked"
+        unasked = values.isna()
+    return values.mask(unasked, 0.0)
+
+
+def cumulative_fraction(
+    catalogue: pd.DataFrame, question_name: str, answer: str, *, debiased: bool = False
+) -> pd.Series:
+    """Fraction of *all* volunteers who would reach ``question_name`` and answer ``answer``."""
+    product = conditional_fraction(catalogue, question_name, answer, debiased=debiased)
+    for parent_question, parent_answer in tree.path_to(question_name):
+        product = product * conditional_fraction(catalogue, parent_question, parent_answer, debiased=debiased)
+    return product
+
+
+# GZ2 Kaggle columns (Willett et al. 2013 tree; values are already cumulative fractions).
+GZ2_KAGGLE_ANSWERS: dict[str, tuple[str, ...]] = {
+    "Class1": ("smooth", "features-or-disk", "star-or-artifact"),
+    "Class2": ("edge-on-yes", "edge-on-no"),
+    "Class3": ("bar-yes", "bar-no"),
+    "Class4": ("spiral-yes", "spiral-no"),
+    "Class5": ("bulge-none", "bulge-noticeable", "bulge-obvious", "bulge-dominant"),
+    "Class6": ("odd-yes", "odd-no"),
+    "Class7": ("completely-round", "in-between", "cigar-shaped"),
+    "Class8": ("ring", "lens-or-arc", "disturbed", "irregular", "other", "merger", "dust-lane"),
+    "Class9": ("bulge-rounded", "bulge-boxy", "no-bulge"),
+    "Class10": ("arms-tight", "arms-medium", "arms-loose"),
+    "Class11": ("arms-1", "arms-2", "arms-3", "arms-4", "arms-more-than-4", "arms-cant-tell"),
+}
+GZ2_KAGGLE_COLUMNS: tuple[str, ...] = tuple(
+    f"{group}.{i}" for group, answers in GZ2_KAGGLE_ANSWERS.items() for i in range(1, len(answers) + 1)
+)
+
+
+def _gz2(catalogue: pd.DataFrame, *columns: str) -> pd.Series:
+    return sum(pd.to_numeric(catalogue[c], errors="coerce") for c in columns)
+
+
+def class_confidences(
+    catalogue: pd.DataFrame, task_name: str, *, debiased: bool = False
+) -> pd.DataFrame:
+    """Per-galaxy confidences ``p_<class>`` of a task, plus ``p_artifact`` and ``p_edge-on``.
+
+    GZD-5 (or any table with GZD-5 fraction columns): products along the tree.
+    GZ2 Kaggle: the published cumulative fractions (Class1.1 smooth, Class4.1 spiral, ...).
+    """
+    fmt = catalogue_format(catalogue)
+    the_task = task(task_name)
+    index = catalogue.index
+    wanted = list(dict.fromkeys([*the_task.classes, EDGE_ON, ARTIFACT]))
+    if fmt == GZ2_KAGGLE:
+        gz2_columns = {
+            "elliptical": ("Class1.1",),
+            "lenticular": ("Class4.2",),
+            "spiral": ("Class4.1",),
+            # disturbed + irregular + merger odd features (Class8 is cumulative through Class6.1)
+            "irregular": ("Class8.3", "Class8.4", "Class8.6"),
+            "round": ("Class7.1",),
+            EDGE_ON: ("Class2.1",),
+            ARTIFACT: ("Class1.3",),
+        }
+        p = {name: _gz2(catalogue, *gz2_columns[name]) for name in wanted}
+    else:
+        gzd5_paths = {
+            "elliptical": [("smooth-or-featured", "smooth")],
+            "lenticular": [("has-spiral-arms", "no")],
+            "spiral": [("has-spiral-arms", "yes")],
+            "irregular": [("merging", "major-disturbance"), ("merging", "merger")],
+            "round": [("how-rounded", "round")],
+            EDGE_ON: [("disk-edge-on", "yes")],
+            ARTIFACT: [("smooth-or-featured", "artifact")],
+        }
+        p = {
+            name: sum(cumulative_fraction(catalogue, q, a, debiased=debiased) for q, a in gzd5_paths[name])
+            for name in wanted
+        }
+    confidences = pd.DataFrame({f"p_{name}": p[name].to_numpy(dtype=float) for name in wanted}, index=index)
+    empty = confidences.isna().any(axis=1)
+    if empty.any():
+        raise CatalogueError(
+            f"vote fractions are missing where the question was asked: {describe_rows(catalogue, empty)}; "
+            "run drop_missing_labels first"
+        )
+    return confidences
+
+
+def four_class_labels(
+    confidences: pd.DataFrame, thresholds: FourClassThresholds | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Label and reason per galaxy from :func:`class_confidences` of the four-class task.
+
+    Order of decisions: artifact flag, then irregular (precedence), then the best of
+    elliptical / lenticular / spiral if it reaches its threshold, else uncertain (reason
+    'edge-on disk' when the galaxy is a confident edge-on, 'below threshold' otherwise).
+    """
+    t = thresholds or FourClassThresholds()
+    morph = ["elliptical", "lenticular", "spiral"]
+    scores = confidences[[f"p_{c}" for c in morph]].to_numpy()
+    best = scores.argmax(axis=1)
+    best_score = scores.max(axis=1)
+    best_threshold = np.array([getattr(t, c) for c in morph])[best]
+    label = np.where(best_score >= best_threshold - _EPS, np.array(morph, dtype=object)[best], UNCERTAIN)
+    reason = np.where(label == UNCERTAIN, "below threshold", "reached threshold").astype(object)
+    edge_on = confidences[f"p_{EDGE_ON}"].to_numpy() >= 0.6 - _EPS
+    reason[(label == UNCERTAIN) & edge_on] = "edge-on disk"
+    irregular = confidences["p_irregular"].to_numpy() >= t.irregular - _EPS
+    label[irregular] = "irregular"
+    reason[irregular] = "reached threshold"
+    artifact = confidences[f"p_{ARTIFACT}"].to_numpy() >= t.artifact - _EPS
+    label[artifact] = ARTIFACT
+    reason[artifact] = "artifact flagged"
+    return (
+        pd.Series(label, index=confidences.index, name=LABEL_COLUMN, dtype="string"),
+        pd.Series(reason, index=confidences.index, name="label_reason", dtype="string"),
+    )
+
+
+def three_class_labels(
+    confidences: pd.DataFrame, thresholds: ThreeClassThresholds | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Label and reason per galaxy for spiral / round / edge-on at the agreement threshold."""
+    t = thresholds or ThreeClassThresholds()
+    classes = list(TASKS[THREE_CLASS].classes)
+    scores = confidences[[f"p_{c}" for c in classes]].to_numpy()
+    best = scores.argmax(axis=1)
+    agreed = scores.max(axis=1) >= t.agreement - _EPS
+    label = np.where(agreed, np.array(classes, dtype=object)[best], UNCERTAIN)
+    reason = np.where(agreed, "reached agreement", f"agreement below {t.agreement:g}").astype(object)
+    artifact = confidences[f"p_{ARTIFACT}"].to_numpy() >= 0.5
+    label[artifact & ~agreed] = ARTIFACT
+    reason[artifact & ~agreed] = "artifact flagged"
+    return (
+        pd.Series(label, index=confidences.index, name=LABEL_COLUMN, dtype="string"),
+        pd.Series(reason, index=confidences.index, name="label_reason", dtype="string"),
+    )
+
+
+def normalise_label(value: str) -> str:
+    """'Edge_on ' -> 'edge-on': user labels compared without case, spaces or underscores."""
+    return str(value).strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def _given_labels(catalogue: pd.DataFrame, the_task: LabelTask) -> pd.Series:
+    labels = catalogue[LABEL_COLUMN].astype("string").map(normalise_label, na_action="ignore")
+    allowed = {*the_task.classes, UNCERTAIN, ARTIFACT}
+    unknown = labels.notna() & ~labels.isin(allowed)
+    if unknown.any():
+        examples = ", ".join(sorted(set(labels[unknown].astype(str)))[:5])
+        raise CatalogueError(
+            f"column 'label' has values that are not {the_task.name} classes ({examples}): "
+            f"{describe_rows(catalogue, unknown)}; classes are {', '.join(the_task.classes)}"
+        )
+    return labels
+
+
+def assign_labels(
+    catalogue: pd.DataFrame,
+    task_name: str,
+    *,
+    thresholds: FourClassThresholds | ThreeClassThresholds | None = None,
+    keep_uncertain: bool = False,
+    debiased: bool = False,
+) -> StepResult:
+    """Add ``label``, ``label_reason`` and ``p_<class>`` columns; drop what cannot be learnt.
+
+    Artifacts are always removed. 'uncertain' galaxies are removed, or kept as a fifth
+    class with ``keep_uncertain=True`` (the course project's second experiment). A generic
+    catalogue with its own ``label`` column keeps its labels (checked against the classes).
+    """
+    the_task = task(task_name)
+    thresholds = thresholds or the_task.thresholds
+    fmt = catalogue_format(catalogue)
+    if fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
+        label = _given_labels(catalogue, the_task)
+        reason = pd.Series("given", index=catalogue.index, dtype="string").mask(label.isna(), "empty label")
+        labelled = catalogue.assign(**{LABEL_COLUMN: label, "label_reason": reason})
+    elif fmt in (GZD5, GZ2_KAGGLE, GENERIC):
+        confidences = class_confidences(catalogue, task_name, debiased=debiased)
+        if task_name == FOUR_CLASS:
+            label, reason = four_class_labels(confidences, thresholds)
+        else:
+            label, reason = three_class_labels(confidences, thresholds)
+        labelled = pd.concat([catalogue, confidences], axis=1).assign(
+            **{LABEL_COLUMN: label, "label_reason": reason}
+        )
+    else:  # pragma: no cover - catalogue_format only returns the three above
+        raise CatalogueError(f"unknown catalogue format {fmt!r}")
+    labelled.attrs = dict(catalogue.attrs)
+    label = labelled[LABEL_COLUMN]
+    drop = label.isna() | (label == ARTIFACT)
+    if not keep_uncertain:
+        drop |= label == UNCERTAIN
+    reasons = labelled["label_reason"].where(~(label == UNCERTAIN), "uncertain: " + labelled["label_reason"])
+    reasons = reasons.where(~(label == ARTIFACT), "artifact")
+    return _step_result(f"label ({task_name})", labelled, ~drop, reasons.fillna("no label"))
+
+
+def class_names(task_name: str, keep_uncertain: bool = False) -> list[str]:
+    """The model's output classes, in order: the task's classes (+ 'uncertain')."""
+    names = list(task(task_name).classes)
+    return [*names, UNCERTAIN] if keep_uncertain else names
+
+
+# --------------------------------------------------------------------------------------
+# Soft targets: the votes themselves
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    """Vote counts and fractions of every question, ready to train on.
+
+    ``counts`` are integers with 0 where the question was not asked (never NaN, so a
+    likelihood over them is always defined); ``fractions`` are NaN where it was not
+    asked; ``asked`` says which. ``answer_slices`` gives each question's columns in
+    ``counts`` (one output head per question).
+    """
+
+    counts: pd.DataFrame
+    totals: pd.DataFrame
+    fractions: pd.DataFrame
+    answer_slices: dict[str, slice]
+
+    @property
+    def asked(self) -> pd.DataFrame:
+        return self.totals > 0
+
+
+def soft_targets(catalogue: pd.DataFrame, questions=tree.QUESTIONS) -> SoftTargets:
+    """Per-question vote counts, totals and fractions of a GZD-5 catalogue."""
+    if catalogue_format(catalogue) != GZD5:
+        raise CatalogueError("soft targets need vote counts: only a GZD-5 catalogue has them")
+    counts, totals, fractions, slices = {}, {}, {}, {}
+    start = 0
+    for q in questions:
+        total = pd.to_numeric(catalogue[q.total_column], errors="coerce").fillna(0).astype("int64")
+        totals[q.name] = total
+        for column in q.count_columns:
+            counts[column] = pd.to_numeric(catalogue[column], errors="coerce").fillna(0).astype("int64")
+            fractions[column] = (counts[column] / total.where(total > 0)).astype("float64")
+        slices[q.name] = slice(start, start + len(q.answers))
+        start += len(q.answers)
+    return SoftTargets(
+        counts=pd.DataFrame(counts, index=catalogue.index),
+        totals=pd.DataFrame(totals, index=catalogue.index),
+        fractions=pd.DataFrame(fractions, index=catalogue.index),
+        answer_slices=slices,
+    )

@@ -1,0 +1,81 @@
+"""The preprocessing recipe: one call from a raw catalogue to a cleaned, labelled one.
+
+Order: (a) vote-count filter, (b) label columns, (c) missing labels, then the class
+mapping, then (d) images. The course project matched images before mapping classes; we
+check images last because decoding is the expensive step and there is no point decoding
+galaxies the class mapping is about to drop. The removal report is the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from . import labels
+from .catalogue import (
+    DEFAULT_MIN_VOTES,
+    GENERIC,
+    GZ2_KAGGLE,
+    GZD5,
+    LABEL_COLUMN,
+    CatalogueError,
+    PreprocessingLog,
+    catalogue_format,
+    drop_missing_labels,
+    filter_by_total_votes,
+    keep_label_columns,
+    resolve_images,
+)
+
+
+def prepare_catalogue(
+    catalogue: pd.DataFrame,
+    image_root: str | os.PathLike,
+    task_name: str,
+    *,
+    min_votes: int = DEFAULT_MIN_VOTES,
+    thresholds: labels.FourClassThresholds | labels.ThreeClassThresholds | None = None,
+    keep_uncertain: bool = False,
+    unasked: str = "keep",
+    verify: str = "decode",
+    progress: bool = False,
+) -> tuple[pd.DataFrame, PreprocessingLog]:
+    """Clean and label a catalogue read by :func:`galaxy_utils.catalogue.read_catalogue`.
+
+    Returns the catalogue (``file_loc``, ``label``, ``p_<class>`` columns added) and the
+    log of what each step removed and why.
+    """
+    the_task = labels.task(task_name)
+    fmt = catalogue_format(catalogue)
+    log = PreprocessingLog()
+    if fmt == GZD5:
+        catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
+        catalogue = log.apply(keep_label_columns, catalogue, the_task.label_columns())
+        catalogue = log.apply(drop_missing_labels, catalogue, the_task.fraction_columns(), unasked=unasked)
+    elif fmt == GZ2_KAGGLE:
+        catalogue = log.apply(keep_label_columns, catalogue, labels.GZ2_KAGGLE_COLUMNS)
+    elif fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
+        catalogue = log.apply(drop_missing_labels, catalogue, [LABEL_COLUMN])
+    elif fmt == GENERIC:
+        columns = the_task.fraction_columns()
+        missing = [c for c in columns if c not in catalogue.columns]
+        if missing:
+            raise CatalogueError(
+                "a generic catalogue needs a 'label' column or the vote-fraction columns "
+                f"of the {task_name} task; missing: {', '.join(missing)}"
+            )
+        catalogue = log.apply(keep_label_columns, catalogue, columns)
+    catalogue = log.apply(
+        labels.assign_labels, catalogue, task_name, thresholds=thresholds, keep_uncertain=keep_uncertain
+    )
+    catalogue = log.apply(resolve_images, catalogue, image_root, verify=verify, progress=progress)
+    return catalogue.reset_index(drop=True), log
+
+
+def class_counts(catalogue: pd.DataFrame, task_name: str, keep_uncertain: bool = False) -> pd.Series:
+    """Galaxies per class, in the task's class order (zeros shown)."""
+    names = labels.class_names(task_name, keep_uncertain)
+    counts = catalogue[LABEL_COLUMN].value_counts().reindex(names, fill_value=0)
+    counts.index.name = "class"
+    return counts.rename("galaxies")

@@ -1,0 +1,50 @@
+import pytest
+
+from conftest import SHARED
+from galaxy_utils import tree
+
+
+def test_header_has_127_columns_in_published_order():
+    columns = tree.gzd5_columns()
+    assert len(columns) == 127
+    assert columns[0] == "iauname" and columns[12] == "png_loc"
+    assert columns[-2:] == ["wrong_size_statistic", "wrong_size_warning"]
+    assert len(set(columns)) == 127
+
+
+@pytest.mark.skipif(not (SHARED / "gzd5").is_dir(), reason="../shared is not present")
+def test_header_equals_the_real_catalogue_header():
+    real = (SHARED / "gzd5" / "gz_decals_volunteers_5.columns.txt").read_text().split()
+    assert tree.gzd5_columns() == real
+
+
+def test_every_branch_follows_a_real_answer():
+    for q in tree.QUESTIONS:
+        if q.asked_after is not None:
+            parent, answer = q.asked_after
+            assert answer in tree.question(parent).answers
+
+
+def test_path_to_walks_from_the_root():
+    assert tree.path_to("smooth-or-featured") == []
+    assert tree.path_to("spiral-arm-count") == [
+        ("smooth-or-featured", "featured-or-disk"),
+        ("disk-edge-on", "no"),
+        ("has-spiral-arms", "yes"),
+    ]
+    assert [q.name for q in tree.children("disk-edge-on", "no")] == ["has-spiral-arms", "bar", "bulge-size"]
+
+
+def test_column_helpers():
+    assert tree.count_column("bar", "weak") == "bar_weak"
+    assert tree.fraction_column("spiral-arm-count", "more-than-4") == "spiral-arm-count_more-than-4_fraction"
+    assert tree.debiased_column("how-rounded", "cigar-shaped") == "how-rounded_cigar-shaped_debiased"
+    assert tree.total_column("merging") == "merging_total-votes"
+    assert tree.question("bar").count_columns == ["bar_strong", "bar_weak", "bar_no"]
+
+
+def test_unknown_names_fail_clearly():
+    with pytest.raises(KeyError, match="unknown GZD-5 question 'bars'"):
+        tree.question("bars")
+    with pytest.raises(KeyError, match="'maybe' is not an answer of 'bar'"):
+        tree.count_column("bar", "maybe")
