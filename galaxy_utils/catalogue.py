@@ -457,7 +457,8 @@ def filter_by_total_votes(
 def keep_label_columns(catalogue: pd.DataFrame, columns: Sequence[str]) -> StepResult:
     """(b) Keep the id, image and metadata columns plus the label columns a task needs.
 
-    The total-votes column of every question in ``columns`` is kept too. Removes no rows; the report's note says how many columns were dropped.
+    The total-votes column of every question in ``columns`` is kept too. Removes no rows;
+    the report's note says how many columns were dropped.
     """
     missing = [c for c in columns if c not in catalogue.columns]
     if missing:

@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("download", help="download the real GZD-5 catalogue and images from Zenodo")
     p.add_argument("--out", required=True)
-    p.add_argument("--parts", default="catalogue,images", help="comma-separated: catalogue, images")
+    p.add_argument(
+        "--parts",
+        default="catalogue,images",
+        help="comma-separated parts: catalogue, images, volunteers_1_and_2, auto_posteriors",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_download)
     return parser
@@ -107,11 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .catalogue import CatalogueError
+    from .download import DownloadError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CatalogueError, FileNotFoundError, KeyError, ValueError) as err:
+    except (CatalogueError, DownloadError, FileNotFoundError, KeyError, ValueError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"galaxy-utils {args.command}: error: {message}", file=sys.stderr)
         return 2

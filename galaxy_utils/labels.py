@@ -263,10 +263,13 @@ def four_class_labels(
     t = thresholds or FourClassThresholds()
     morph = ["elliptical", "lenticular", "spiral"]
     scores = confidences[[f"p_{c}" for c in morph]].to_numpy()
-    best = scores.argmax(axis=1)
-    best_score = scores.max(axis=1)
-    best_threshold = np.array([getattr(t, c) for c in morph])[best]
-    label = np.where(best_score >= best_threshold - _EPS, np.array(morph, dtype=object)[best], UNCERTAIN)
+    passing = np.where(scores >= np.array([getattr(t, c) for c in morph]) - _EPS, scores, -1.0)
+    best = passing.argmax(axis=1)
+    top = passing.max(axis=1)
+    # Two classes passing with equal confidence (possible only with thresholds <= 0.5)
+    # is a tie the votes cannot break: uncertain.
+    unique_winner = (top >= 0) & ((np.abs(passing - top[:, None]) <= _EPS).sum(axis=1) == 1)
+    label = np.where(unique_winner, np.array(morph, dtype=object)[best], UNCERTAIN)
     reason = np.where(label == UNCERTAIN, "below threshold", "reached threshold").astype(object)
     edge_on = confidences[f"p_{EDGE_ON}"].to_numpy() >= 0.6 - _EPS
     reason[(label == UNCERTAIN) & edge_on] = "edge-on disk"

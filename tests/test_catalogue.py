@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ZOO, galaxy, make_catalogue, write_corrupt_png, write_png
+
 from galaxy_utils import tree
 from galaxy_utils.catalogue import (
     CatalogueError,
@@ -104,7 +104,8 @@ def test_fraction_that_disagrees_with_counts(zoo):
 def test_fraction_for_a_question_nobody_was_asked(zoo):
     bad = zoo.copy()
     bad.loc[0, "disk-edge-on_yes_fraction"] = 0.4
-    with pytest.raises(CatalogueError, match="'disk-edge-on_yes_fraction' has a fraction where 'disk-edge-on_total-votes' is 0: row 0"):
+    expected = "'disk-edge-on_yes_fraction' has a fraction where 'disk-edge-on_total-votes' is 0: row 0"
+    with pytest.raises(CatalogueError, match=expected):
         validate_gzd5(bad)
     zero = zoo.copy()
     zero.loc[0, "disk-edge-on_yes_fraction"] = 0.0  # some exports write 0 instead of empty

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import SHARED
+
 from galaxy_utils import tree
 
 
