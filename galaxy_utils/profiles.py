@@ -1,0 +1,93 @@
+"""Named run profiles: how big, how long and how faithful a training run is.
+
+``fast`` is what the tests, nbval and CI use: small images, few galaxies, one or two
+epochs, minutes on two CPU cores. ``faithful`` follows the published recipe of each task
+(hours on CPU; minutes on a GPU). Every number that differs between them lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .labels import FOUR_CLASS, THREE_CLASS
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One training recipe.
+
+    Attributes:
+        name, task: the profile's name and the labelling task it trains.
+        image_size, crop_fraction, greyscale: the image stage (crop the centre, resize).
+        split: ``'balanced'`` (equal counts per class, ``n_train`` / ``n_test``; the
+            course project's 9000 / 3000) or ``'fraction'`` (stratified, ``val_fraction``
+            held out; the 3-class project's 10%).
+        balance: ``'dihedral'`` fills small classes of the training split with the eight
+            rotations-by-90-degrees-and-flips (the course project); ``'none'`` leaves them.
+        random_augment: random 0-360 degree rotations and flips, fresh every epoch (the
+            3-class project).
+        model: ``'course'`` (three Conv2D, 25% dropout) or ``'three-class'`` (three conv +
+            max-pool, two dense layers, dropout 0.5).
+        epochs, batch_size, learning_rate: optimisation; Adam throughout.
+        early_stopping_patience: stop when validation accuracy has not improved for this
+            many epochs (``None``: run every epoch).
+        max_galaxies: cap on galaxies used before splitting (``None``: all), for speed.
+    """
+
+    name: str
+    task: str
+    image_size: int
+    crop_fraction: float
+    greyscale: bool
+    split: str
+    balance: str
+    random_augment: bool
+    model: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    n_train: int | None = None
+    n_test: int | None = None
+    val_fraction: float = 0.1
+    early_stopping_patience: int | None = None
+    max_galaxies: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[tuple[str, str], Profile] = {
+    (FOUR_CLASS, "faithful"): Profile(
+        name="faithful", task=FOUR_CLASS, image_size=224, crop_fraction=1.0, greyscale=False,
+        split="balanced", n_train=9000, n_test=3000, balance="dihedral", random_augment=False,
+        model="course", epochs=20, batch_size=32, learning_rate=1e-4,
+    ),
+    (FOUR_CLASS, "fast"): Profile(
+        name="fast", task=FOUR_CLASS, image_size=64, crop_fraction=1.0, greyscale=False,
+        split="balanced", n_train=400, n_test=100, balance="dihedral", random_augment=False,
+        model="course", epochs=2, batch_size=32, learning_rate=1e-3,
+    ),
+    (THREE_CLASS, "faithful"): Profile(
+        name="faithful", task=THREE_CLASS, image_size=64, crop_fraction=0.5, greyscale=True,
+        split="fraction", val_fraction=0.1, balance="none", random_augment=True,
+        model="three-class", epochs=100, batch_size=64, learning_rate=1e-3, early_stopping_patience=10,
+    ),
+    (THREE_CLASS, "fast"): Profile(
+        name="fast", task=THREE_CLASS, image_size=32, crop_fraction=0.5, greyscale=True,
+        split="fraction", val_fraction=0.1, balance="none", random_augment=True,
+        model="three-class", epochs=2, batch_size=32, learning_rate=1e-3, max_galaxies=600,
+    ),
+}
+
+
+def profile(task: str, name: str) -> Profile:
+    """The profile called ``name`` for ``task``; a clear error listing the choices."""
+    try:
+        return PROFILES[(task, name)]
+    except KeyError:
+        choices = ", ".join(sorted({n for t, n in PROFILES if t == task})) or "none"
+        raise KeyError(f"no profile {name!r} for task {task!r}; choose one of: {choices}") from None
+
+
+def profile_names() -> list[str]:
+    return sorted({name for _, name in PROFILES})
