@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 from galaxy_utils import tree  # noqa: E402
 from galaxy_utils.catalogue import build_gzd5_table, png_loc_for  # noqa: E402

@@ -1,0 +1,40 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from galaxy_utils import plots
+
+
+def test_triangle_coordinates_put_certain_galaxies_in_the_corners():
+    xy = plots.triangle_coordinates(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]))
+    assert xy[0] == pytest.approx([0, 0])
+    assert xy[1] == pytest.approx([1, 0])
+    assert xy[2] == pytest.approx([0.5, np.sqrt(3) / 2])
+    assert xy[3] == pytest.approx([0.5, np.sqrt(3) / 6])
+
+
+def test_every_figure_draws_and_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(30, 16, 16, 1))
+    probs = rng.dirichlet([0.5, 0.5, 0.5], size=30)
+    names = ["spiral", "round", "edge-on"]
+    history = pd.DataFrame({"epoch": [0, 1], "accuracy": [0.5, 0.7], "loss": [1.0, 0.6],
+                            "val_accuracy": [0.55, 0.65], "val_loss": [0.9, 0.7]})
+    curve = pd.DataFrame({"threshold": [0.0, 0.5], "coverage": [1.0, 0.6], "accuracy": [0.7, 0.9]})
+    figures = {
+        "grid": plots.show_images(images[:5], ["a"] * 5),
+        "cm": plots.confusion_matrix([[0.9, 0.1, 0], [0.2, 0.8, 0], [0, 0, 1]], names, title="t"),
+        "curves": plots.learning_curves(history),
+        "bars": plots.probability_bars(images[:3], probs[:3], names, true_labels=names, threshold=0.6),
+        "coverage": plots.coverage_tradeoff(curve, chosen=0.6),
+        "triangle": plots.probability_triangle(images, probs, names, canvas_px=300, thumb_px=12),
+    }
+    for name, fig in figures.items():
+        (path,) = plots.save_fig(fig, name, tmp_path)
+        with Image.open(path) as image:
+            assert image.size[0] > 100
+            pixels = np.asarray(image.convert("L"))
+        assert pixels.std() > 5, f"{name} looks blank"
+    with pytest.raises(ValueError, match="exactly three"):
+        plots.probability_triangle(images, rng.dirichlet([1, 1, 1, 1], size=30), names + ["x"])
