@@ -66,9 +66,40 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    metrics = train(
+        args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
+        keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
+        verbose=0 if args.quiet else 2,
+    )
+    print(f"{args.task} ({args.profile}): held-out accuracy {metrics['accuracy']:.3f} on {metrics['n']} galaxies")
+    for name, figures in metrics["per_class"].items():
+        print(f"  {name:<12} precision {figures['precision']:.3f}  recall {figures['recall']:.3f}  "
+              f"f1 {figures['f1']:.3f}  n {figures['support']}")
+    print(f"wrote {args.out}/metrics.json, history.csv, model.keras")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .training import predict
+
+    table, unreadable = predict(args.model, args.catalog, args.image_root, args.out, threshold=args.threshold,
+                                tta=args.tta, cache_dir=args.cache_dir)
+    print(f"wrote {len(table)} predictions to {args.out} "
+          f"({int(table['below_threshold'].sum())} below the {args.threshold:g} threshold)")
+    if len(unreadable):
+        listing = Path(args.out).with_suffix(".unreadable.csv")
+        print(f"{len(unreadable)} galaxies had no readable image; listed in {listing}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
     from .labels import TASKS
+    from .profiles import profile_names
+    from .training import STRATEGIES
 
     parser = argparse.ArgumentParser(
         prog="galaxy-utils", description="Galaxy Zoo morphology with CNNs: data, training, results."
@@ -106,6 +137,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_download)
+
+    p = sub.add_parser("train", help="train a CNN with a named profile; writes metrics, history and model")
+    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--catalog", required=True, help="GZD-5, GZ2 Kaggle or generic catalogue")
+    p.add_argument("--image-root", required=True)
+    p.add_argument("--profile", required=True, choices=profile_names())
+    p.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-uncertain", action="store_true", help="train 'uncertain' as an extra class")
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy")
+    p.add_argument("--cache-dir", help="preprocessed-image cache (default: beside the run folder)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("predict", help="classify a catalogue's galaxies with a trained model")
+    p.add_argument("--model", required=True, help="model.keras inside a training run folder")
+    p.add_argument("--catalog", required=True)
+    p.add_argument("--image-root", required=True)
+    p.add_argument("--out", required=True, help="CSV: id, file_loc, p_<class>, predicted_class, below_threshold")
+    p.add_argument("--threshold", type=float, default=0.6, help="max-probability threshold (default 0.6)")
+    p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=_predict)
     return parser
 
 

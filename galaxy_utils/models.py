@@ -6,9 +6,9 @@
 * The 3-class project's network: three convolution + ReLU + max-pooling blocks, two dense
   layers with dropout 0.5 between them, softmax over spiral / round / edge-on.
 
-Random rotations and flips (the 3-class recipe) are Keras preprocessing layers at the
-front of the model: they act only while training, fresh every batch, and vanish at
-inference, so a saved model needs no separate augmentation code.
+Random rotations and flips (the 3-class recipe) happen in the input pipeline
+(:func:`galaxy_utils.dataset.make_dataset` with ``augment=True``), so saved models take
+plain images.
 """
 
 from __future__ import annotations
@@ -68,20 +68,12 @@ def build_model(
     n_classes: int,
     *,
     learning_rate: float,
-    augmentation: keras.layers.Layer | None = None,
 ) -> keras.Model:
-    """A compiled classifier; ``augmentation`` (training-only layers) goes in front.
-
-    Labels are integer class indices (sparse categorical cross-entropy).
-    """
+    """A compiled classifier. Labels are integer class indices (sparse cross-entropy)."""
     try:
-        body = ARCHITECTURES[architecture](input_shape, n_classes)
+        model = ARCHITECTURES[architecture](input_shape, n_classes)
     except KeyError:
         raise KeyError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}") from None
-    if augmentation is not None:
-        model = keras.Sequential([keras.Input(shape=input_shape), augmentation, *body.layers], name=body.name)
-    else:
-        model = body
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",

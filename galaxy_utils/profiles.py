@@ -20,8 +20,11 @@ class Profile:
         name, task: the profile's name and the labelling task it trains.
         image_size, crop_fraction, greyscale: the image stage (crop the centre, resize).
         split: ``'balanced'`` (equal counts per class, ``n_train`` / ``n_test``; the
-            course project's 9000 / 3000) or ``'fraction'`` (stratified, ``val_fraction``
-            held out; the 3-class project's 10%).
+            course project's 9000 / 3000) or ``'fraction'`` (stratified: ``val_fraction``
+            for validation, the 3-class project's 10%, and ``test_fraction`` for a test
+            set the run never looks at while training). Either way ``val_fraction`` of the
+            galaxies is set aside first for validation (early stopping and choosing the
+            best epoch), so the test score is not chosen on the test set.
         balance: ``'dihedral'`` fills small classes of the training split with the eight
             rotations-by-90-degrees-and-flips (the course project); ``'none'`` leaves them.
         random_augment: random 0-360 degree rotations and flips, fresh every epoch (the
@@ -49,6 +52,7 @@ class Profile:
     n_train: int | None = None
     n_test: int | None = None
     val_fraction: float = 0.1
+    test_fraction: float = 0.1
     early_stopping_patience: int | None = None
     max_galaxies: int | None = None
 

@@ -1,0 +1,307 @@
+"""Train a profile end to end: prepare the catalogue, split, build datasets, fit inside a
+tf.distribute strategy, keep the best model, score the held-out split.
+
+A run folder holds everything a later step needs, so figures and notebooks never retrain:
+
+* ``run.json``: the profile, seed, classes, image spec, split sizes, timings, versions;
+* ``history.csv``: one row per epoch (Keras CSVLogger, appended across resumes);
+* ``model.keras``: the best model by validation accuracy;
+* ``metrics.json``: top-level ``accuracy`` on the held-out split, per-class figures and
+  confusion matrices; ``predictions.csv``: one row per held-out galaxy;
+* ``splits/*.csv``: the galaxies of each split; ``backup/``: the state that lets an
+  interrupted run continue from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import labels as labels_module
+from .catalogue import LABEL_COLUMN, id_column, read_catalogue
+from .evaluation import classification_metrics, prediction_table
+from .prepare import prepare_catalogue
+from .profiles import Profile
+from .profiles import profile as get_profile
+
+RUN_FILE = "run.json"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.csv"
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+
+
+def make_strategy(name: str = "auto"):
+    """The tf.distribute strategy to train in.
+
+    ``auto``: MirroredStrategy when more than one GPU is visible, else the default
+    (single-device) strategy. ``mirrored``: every visible GPU, or every logical CPU device
+    when there is no GPU (how the tests exercise the multi-device path on a laptop).
+    ``multi-worker``: MultiWorkerMirroredStrategy, configured by the ``TF_CONFIG``
+    environment variable on each machine. The model code is the same in every case.
+    """
+    import tensorflow as tf
+
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def read_history(run_dir: str | Path) -> pd.DataFrame:
+    """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.exists():
+        return pd.DataFrame()
+    history = pd.read_csv(path)
+    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+
+def read_run(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / RUN_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a training run folder?")
+    return json.loads(path.read_text())
+
+
+def _versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """At most ``n`` galaxies, stratified by label, the same ones for the same seed."""
+    if n is None or len(catalogue) <= n:
+        return catalogue
+    from sklearn.model_selection import train_test_split
+
+    counts = catalogue[LABEL_COLUMN].value_counts()
+    stratify = catalogue[LABEL_COLUMN] if counts.min() >= 2 else None
+    kept, _ = train_test_split(catalogue, train_size=n, random_state=seed, stratify=stratify)
+    return kept.sort_index()
+
+
+def split_for_profile(
+    catalogue: pd.DataFrame, prof: Profile, class_names, *, seed: int
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """Train / validation / test catalogues as the profile says, and the balancing report
+    (originals and augmented copies per class) when the profile balances. Splits are of
+    original galaxies; only the training split is ever augmented."""
+    from .dataset import balanced_train_test, split_catalogue
+
+    if prof.split == "balanced":
+        rest, validation, _ = split_catalogue(catalogue, prof.val_fraction, 0.0, seed)
+        balanced = balanced_train_test(rest, prof.n_train, prof.n_test, seed, class_names)
+        return {"train": balanced.train, "validation": validation, "test": balanced.test}, balanced.report
+    if prof.split == "fraction":
+        train, validation, test = split_catalogue(catalogue, prof.val_fraction, prof.test_fraction, seed)
+        return {"train": train, "validation": validation, "test": test}, None
+    raise ValueError(f"unknown split {prof.split!r} in profile {prof.name!r}")
+
+
+def train(
+    task: str,
+    catalog: str | Path,
+    image_root: str | Path,
+    profile_name: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    keep_uncertain: bool = False,
+    strategy: str = "auto",
+    cache_dir: str | Path | None = None,
+    verbose: int = 2,
+) -> dict:
+    """Train ``task`` with a named profile into the run folder ``out``; returns the metrics.
+
+    Rerunning with the same ``out`` after an interruption continues from the last finished
+    epoch (Keras BackupAndRestore); a finished run is not retrained.
+    """
+    import keras
+    import tensorflow as tf
+
+    from .dataset import make_dataset
+    from .images import ImageSpec
+    from .models import build_model
+
+    prof: Profile = get_profile(task, profile_name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
+    started = time.time()
+
+    keras.utils.set_random_seed(seed)
+    class_names = labels_module.class_names(task, keep_uncertain)
+    catalogue = read_catalogue(catalog)
+    prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
+    prepared = _subsample(prepared, prof.max_galaxies, seed)
+    splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed)
+    (out / "splits").mkdir(exist_ok=True)
+    for name, frame in splits.items():
+        frame.to_csv(out / "splits" / f"{name}.csv", index=False)
+
+    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
+    skipped: list[dict] = []
+    datasets = {
+        name: make_dataset(
+            frame, class_names, spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
+            augment=prof.random_augment and name == "train", cache_dir=cache_dir, skipped=skipped,
+        )
+        for name, frame in splits.items()
+    }
+    held_out = "test"
+
+    run = {
+        "task": task,
+        "profile": prof.to_dict(),
+        "seed": seed,
+        "classes": class_names,
+        "keep_uncertain": keep_uncertain,
+        "image_spec": asdict(spec),
+        "balancing": None if balance_report is None else balance_report.reset_index().to_dict(orient="records"),
+        "catalog": str(catalog),
+        "catalog_format": catalogue.attrs.get("format"),
+        "preprocessing": log.table().to_dict(orient="records"),
+        "split_sizes": {name: int(len(frame)) for name, frame in splits.items()},
+        "class_counts": {
+            name: frame[LABEL_COLUMN].value_counts().reindex(class_names, fill_value=0).astype(int).to_dict()
+            for name, frame in splits.items()
+        },
+        "held_out_split": held_out,
+        "versions": _versions(),
+    }
+
+    dist = make_strategy(strategy)
+    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
+    history = read_history(out)
+    with dist.scope():
+        model = build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate)
+    callbacks = [
+        # First, so an epoch is backed up before anything else records it.
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(out / MODEL_FILE), monitor="val_accuracy", mode="max", save_best_only=True,
+            initial_value_threshold=float(history["val_accuracy"].max()) if len(history) else None,
+        ),
+        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
+    ]
+    if prof.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=prof.early_stopping_patience)
+        )
+    fit_started = time.time()
+    model.fit(
+        datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs, callbacks=callbacks,
+        verbose=verbose,
+    )
+    run["fit_seconds"] = round(time.time() - fit_started, 1)
+
+    best = keras.models.load_model(out / MODEL_FILE)
+    metrics = {}
+    for name in ("validation", held_out):
+        unreadable = {row["id"] for row in skipped}
+        frame = splits[name]
+        frame = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
+        probabilities = best.predict(datasets[name], verbose=0)
+        y_true = frame[LABEL_COLUMN].map({c: i for i, c in enumerate(class_names)}).to_numpy()
+        metrics[name] = classification_metrics(y_true, probabilities, class_names)
+    metrics = {**metrics[held_out], "validation": metrics["validation"]}
+    metrics.update(split=held_out, task=task, profile=profile_name, seed=seed, unreadable_images=skipped)
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    predictions = prediction_table(frame[id_column(frame)], frame["file_loc"], probabilities, class_names,
+                                   id_name=id_column(frame))
+    predictions.insert(2, "true_class", frame[LABEL_COLUMN].to_numpy())
+    predictions.to_csv(out / PREDICTIONS_FILE, index=False)
+    run["epochs_run"] = int(len(read_history(out)))
+    run["total_seconds"] = round(time.time() - started, 1)
+    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    return metrics
+
+
+def environment_for_cpu_devices(n: int) -> None:
+    """Split the CPU into ``n`` logical devices (before TensorFlow starts): lets the
+    MirroredStrategy path run, and be tested, on a machine without GPUs."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+
+def predict(
+    model_path: str | Path,
+    catalog: str | Path,
+    image_root: str | Path,
+    out: str | Path,
+    *,
+    threshold: float = 0.6,
+    tta: bool = False,
+    batch_size: int = 64,
+    cache_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Classify every galaxy of a catalogue with a trained model; write one row per galaxy.
+
+    The model's run folder (``run.json`` beside the model) says which image preprocessing
+    and classes it was trained with. Galaxies whose image is missing or unreadable are
+    reported (returned, and written to ``<out>.unreadable.csv``), not fatal. ``tta``
+    averages over the eight dihedral variants of each image.
+    """
+    import keras
+
+    from .augmentation import predict_dihedral_tta
+    from .catalogue import resolve_images
+    from .dataset import make_dataset
+    from .images import ImageSpec
+
+    model_path = Path(model_path)
+    run = read_run(model_path.parent)
+    spec = ImageSpec(**run["image_spec"])
+    class_names = run["classes"]
+    catalogue = read_catalogue(catalog)
+    located = resolve_images(catalogue, image_root, verify="exists")
+    frame = located.catalogue.reset_index(drop=True)
+    skipped: list[dict] = []
+    dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
+                           skipped=skipped)
+    model = keras.models.load_model(model_path)
+    probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+    ids = id_column(frame)
+    unreadable_ids = {row["id"] for row in skipped}
+    readable = frame[~frame[ids].astype("string").isin(unreadable_ids)]
+    table = prediction_table(readable[ids], readable["file_loc"], probabilities, class_names, threshold, id_name=ids)
+    unreadable = pd.concat(
+        [
+            located.report.removed.rename(columns={"id": ids}),
+            pd.DataFrame(skipped, columns=["id", "file_loc", "error"]).rename(columns={"id": ids, "error": "reason"}),
+        ],
+        ignore_index=True,
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    if len(unreadable):
+        unreadable.to_csv(out.with_suffix(".unreadable.csv"), index=False)
+    return table, unreadable
