@@ -1,0 +1,142 @@
+"""Write a whole mock GZD-5 survey to disk: catalogue, ground truth and images.
+
+Layout under ``out``::
+
+    gz_decals_volunteers_5.csv   the volunteer catalogue, exact 127-column GZD-5 header
+    truth.csv                    iauname + true morphology and parameters
+    images/dr5/J###/<iauname>.png
+
+Everything follows from ``seed``: truths, votes and each galaxy's image seed come from
+separate children of ``numpy.random.SeedSequence(seed)``, and each image depends only on
+its truth and its own seed, so the output is byte-identical whatever the number of
+workers. Generation resumes: images already on disk that decode as 424x424 RGB PNGs are
+kept, missing or broken ones are (re)drawn.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .morphology import GalaxyTruth, sample_truths, truth_table
+from .render import IMAGE_SIZE, render_galaxy
+from .volunteers import volunteer_catalogue
+
+CATALOGUE_NAME = "gz_decals_volunteers_5.csv"
+TRUTH_NAME = "truth.csv"
+IMAGE_FOLDER = "images"
+# Fixed CSV formatting, so the same seed gives the same bytes.
+FLOAT_FORMAT = "%.10g"
+PNG_COMPRESS_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class MockSurveyPaths:
+    """Where a generated survey lives, and what this run had to draw."""
+
+    root: Path
+    catalogue: Path
+    truth: Path
+    images: Path
+    images_written: int
+    images_kept: int
+
+
+def is_valid_image(path: Path) -> bool:
+    """True for a fully decodable 424x424 RGB PNG (what a finished render leaves)."""
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG" or image.mode != "RGB" or image.size != (IMAGE_SIZE, IMAGE_SIZE):
+                return False
+            image.load()
+    except (OSError, ValueError, SyntaxError):
+        return False
+    return True
+
+
+def write_png(array: np.ndarray, path: Path) -> None:
+    """Write atomically with fixed options (Pillow adds no timestamp), so reruns match."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    Image.fromarray(array).save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+    os.replace(partial, path)
+
+
+def _ensure_image(task: tuple[GalaxyTruth, int, str]) -> bool:
+    """Render one galaxy unless a valid image is already there; True if it was written."""
+    truth, seed, path_text = task
+    path = Path(path_text)
+    if is_valid_image(path):
+        return False
+    write_png(render_galaxy(truth, seed), path)
+    return True
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    table.to_csv(partial, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
+    os.replace(partial, path)
+
+
+def survey_seeds(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.ndarray]:
+    """Independent streams for truths and votes, and one image seed per galaxy."""
+    truth_sequence, vote_sequence, image_sequence = np.random.SeedSequence(seed).spawn(3)
+    image_seeds = image_sequence.generate_state(n, dtype=np.uint64)
+    return np.random.default_rng(truth_sequence), np.random.default_rng(vote_sequence), image_seeds
+
+
+def generate_mock_survey(
+    n: int, seed: int, out: Path, workers: int | None = None, progress: bool = True
+) -> MockSurveyPaths:
+    """Generate (or finish generating) an ``n``-galaxy mock survey under ``out``.
+
+    ``workers`` processes render the images (default: every core; 1 renders in this
+    process). A progress bar shows the images as they are checked or drawn.
+    """
+    if n < 1:
+        raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    truth_rng, vote_rng, image_seeds = survey_seeds(seed, n)
+    truths = sample_truths(n, truth_rng)
+    catalogue = volunteer_catalogue(truths, vote_rng)
+    catalogue_path, truth_path = out / CATALOGUE_NAME, out / TRUTH_NAME
+    _write_csv(catalogue, catalogue_path)
+    _write_csv(truth_table(truths), truth_path)
+
+    image_root = out / IMAGE_FOLDER
+    tasks = [
+        (truth, int(image_seed), str(image_root / loc))
+        for truth, image_seed, loc in zip(truths, image_seeds, catalogue["png_loc"], strict=True)
+    ]
+    workers = max(1, min(workers or os.cpu_count() or 1, n))
+    bar = tqdm(total=n, desc="mock survey images", unit="img", disable=not progress)
+    written = 0
+    try:
+        if workers == 1:
+            for task in tasks:
+                written += _ensure_image(task)
+                bar.update()
+        else:
+            chunksize = max(1, min(8, n // (workers * 4)))
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for was_written in pool.map(_ensure_image, tasks, chunksize=chunksize):
+                    written += was_written
+                    bar.update()
+    finally:
+        bar.close()
+    return MockSurveyPaths(
+        root=out,
+        catalogue=catalogue_path,
+        truth=truth_path,
+        images=image_root,
+        images_written=written,
+        images_kept=n - written,
+    )
