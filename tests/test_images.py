@@ -1,0 +1,238 @@
+"""The image stage: decoding every mode, crop and resize, corrupt files, and the on-disk cache."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_corrupt_png, write_png
+from PIL import Image
+
+from galaxy_utils import images
+from galaxy_utils.images import (
+    ImageCache,
+    ImageReadError,
+    ImageSpec,
+    load_image,
+    load_images,
+    preprocess_catalogue,
+)
+
+
+def centre_marked(size: int = 40) -> np.ndarray:
+    """Black RGB image with a white centre square of half the side, and a red left edge."""
+    pixels = np.zeros((size, size, 3), dtype=np.uint8)
+    q = size // 4
+    pixels[q : size - q, q : size - q] = 255
+    pixels[:, :2, 0] = 255
+    return pixels
+
+
+# --------------------------------------------------------------------------------------
+# ImageSpec and its cache key
+# --------------------------------------------------------------------------------------
+
+
+def test_spec_channels_shape_and_validation():
+    assert ImageSpec(64, 0.5, greyscale=True).shape == (64, 64, 1)
+    assert ImageSpec(224).channels == 3
+    for bad in (dict(size=0), dict(size=8, crop_fraction=0), dict(size=8, crop_fraction=1.5),
+                dict(size=8, resample="nearest")):
+        with pytest.raises(ValueError):
+            ImageSpec(**bad)
+
+
+def test_cache_key_is_stable_and_changes_with_every_parameter():
+    base = ImageSpec(64, 0.5, True)
+    assert base.key == ImageSpec(64, 0.5, True).key == "size64-crop0.5-grey-lanczos-v1"
+    variants = [ImageSpec(65, 0.5, True), ImageSpec(64, 0.5001, True), ImageSpec(64, 0.5, False),
+                ImageSpec(64, 0.5, True, resample="box")]
+    keys = {base.key, *(spec.key for spec in variants)}
+    assert len(keys) == 1 + len(variants)
+
+
+# --------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_png_modes_give_the_requested_shape(tmp_path, mode):
+    path = write_png(tmp_path / f"{mode}.png", size=48, mode=mode)
+    assert load_image(path, ImageSpec(16)).shape == (16, 16, 3)
+    grey = load_image(path, ImageSpec(16, greyscale=True))
+    assert grey.shape == (16, 16, 1) and grey.dtype == np.uint8
+
+
+def test_palette_png_decodes_through_its_palette(tmp_path):
+    rgb = centre_marked()
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(rgb).quantize(colors=8).save(tmp_path / "palette.png")
+    assert Image.open(tmp_path / "palette.png").mode == "P"
+    spec = ImageSpec(20)
+    np.testing.assert_array_equal(load_image(tmp_path / "palette.png", spec), load_image(tmp_path / "rgb.png", spec))
+
+
+def test_transparent_pixels_become_black_sky(tmp_path):
+    rgba = np.full((32, 32, 4), 200, dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, :16, 3] = 0  # left half fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    out = load_image(tmp_path / "rgba.png", ImageSpec(32, resample="box"))
+    assert (out[:, :15] == 0).all() and (out[:, 17:] == 200).all()
+    palette = Image.fromarray(rgba[..., :3]).quantize(colors=4)
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "palette-transparent.png", transparency=0)
+    assert load_image(tmp_path / "palette-transparent.png", ImageSpec(8)).shape == (8, 8, 3)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    values = np.full((16, 16), 65535 // 2, dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    out = load_image(tmp_path / "deep.png", ImageSpec(8, greyscale=True))
+    assert abs(int(out.mean()) - 127) <= 1
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpeg_decodes_close_to_the_png(tmp_path, mode):
+    pixels = centre_marked(96)
+    image = Image.fromarray(pixels).convert(mode)
+    image.save(tmp_path / "a.png")
+    image.save(tmp_path / "a.jpg", quality=95)
+    spec = ImageSpec(24, greyscale=(mode == "L"))
+    jpeg, png = load_image(tmp_path / "a.jpg", spec), load_image(tmp_path / "a.png", spec)
+    assert jpeg.shape == png.shape
+    assert np.abs(jpeg.astype(int) - png.astype(int)).mean() < 6
+
+
+def test_centre_crop_keeps_the_centre(tmp_path):
+    Image.fromarray(centre_marked(40)).save(tmp_path / "marked.png")
+    # BOX: each output pixel averages exactly its footprint, so the geometry shows plainly.
+    cropped = load_image(tmp_path / "marked.png", ImageSpec(10, crop_fraction=0.5, resample="box"))
+    assert cropped.min() == 255  # only the white centre is left
+    whole = load_image(tmp_path / "marked.png", ImageSpec(10, resample="box"))
+    assert whole[0, 5].max() < 10 and whole[5, 5].min() > 245 and whole[5, 0, 0] > whole[5, 0, 1]
+
+
+def test_non_square_images_crop_a_centred_square(tmp_path):
+    Image.fromarray(np.zeros((30, 60, 3), dtype=np.uint8)).save(tmp_path / "wide.png")
+    assert load_image(tmp_path / "wide.png", ImageSpec(12, 0.5)).shape == (12, 12, 3)
+
+
+def test_corrupt_and_missing_files_name_themselves(tmp_path):
+    corrupt = write_corrupt_png(tmp_path / "J000000.00+000000.0.png")
+    with pytest.raises(ImageReadError, match="J000000.00.000000.0.png.*cannot be decoded") as info:
+        load_image(corrupt, ImageSpec(8))
+    assert info.value.path == str(corrupt)
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ImageReadError, match="text.png"):
+        load_image(tmp_path / "text.png", ImageSpec(8))
+    with pytest.raises(ImageReadError, match="missing.png: image file missing"):
+        load_image(tmp_path / "missing.png", ImageSpec(8))
+
+
+# --------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------
+
+
+def test_cache_serves_what_load_image_computes(tmp_path):
+    path = write_png(tmp_path / "a.png", size=48)
+    spec = ImageSpec(16, 0.5, True)
+    cache = ImageCache(tmp_path / "cache", spec)
+    first, from_cache = cache.load(path)
+    assert not from_cache
+    second, from_cache = cache.load(path)
+    assert from_cache
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, load_image(path, spec))
+    entry = cache.entry_path(path)
+    assert entry.is_relative_to(tmp_path / "cache" / spec.key)
+    np.testing.assert_array_equal(np.load(entry), first)  # a plain .npy file
+
+
+def test_cache_entries_differ_per_parameter(tmp_path):
+    path = write_png(tmp_path / "a.png", size=48)
+    specs = [ImageSpec(16), ImageSpec(16, 0.5), ImageSpec(16, greyscale=True), ImageSpec(17),
+             ImageSpec(16, resample="box")]
+    entries = {ImageCache(tmp_path / "cache", spec).entry_path(path) for spec in specs}
+    assert len(entries) == len(specs)
+    for spec in specs:
+        np.testing.assert_array_equal(ImageCache(tmp_path / "cache", spec)(path), load_image(path, spec))
+
+
+def test_changed_source_file_never_reuses_the_stale_entry(tmp_path):
+    path = write_png(tmp_path / "a.png", size=32, seed=1)
+    spec = ImageSpec(8)
+    cache = ImageCache(tmp_path / "cache", spec)
+    old = cache(path)
+    stat = os.stat(path)
+    write_png(path, size=32, seed=2)  # new pixels, and a later modification time
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    new, from_cache = cache.load(path)
+    assert not from_cache
+    assert not np.array_equal(old, new)
+    np.testing.assert_array_equal(new, load_image(path, spec))
+    # Only the modification time changed: still a different entry.
+    before = cache.entry_path(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert cache.entry_path(path) != before
+    # The same file under another path (a copy) is another entry too.
+    copy = tmp_path / "b.png"
+    copy.write_bytes(path.read_bytes())
+    assert cache.entry_path(copy) != cache.entry_path(path)
+
+
+def test_half_written_or_foreign_entries_are_recomputed(tmp_path):
+    path = write_png(tmp_path / "a.png", size=32)
+    spec = ImageSpec(8)
+    cache = ImageCache(tmp_path / "cache", spec)
+    good = cache(path)
+    entry = cache.entry_path(path)
+    entry.write_bytes(entry.read_bytes()[:-10])  # as a killed writer would leave it without the rename
+    again, from_cache = cache.load(path)
+    assert not from_cache
+    np.testing.assert_array_equal(again, good)
+    np.save(entry, np.zeros((4, 4, 3), dtype=np.uint8))  # right format, wrong shape
+    assert not cache.load(path)[1]
+    assert cache.load(path)[1]
+
+
+def test_a_failed_write_leaves_no_entry_and_no_temporary_file(tmp_path, monkeypatch):
+    path = write_png(tmp_path / "a.png", size=32)
+    cache = ImageCache(tmp_path / "cache", ImageSpec(8))
+
+    def killed(file, array, allow_pickle=False):
+        file.write(b"\x93NUMPY partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(images.np, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cache(path)
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+def test_preprocess_catalogue_reports_unreadable_images(tmp_path):
+    files = [write_png(tmp_path / f"g{i}.png", size=32, seed=i) for i in range(4)]
+    files.append(write_corrupt_png(tmp_path / "broken.png"))
+    files.append(tmp_path / "gone.png")
+    catalogue = pd.DataFrame({"iauname": [f"J{i}" for i in range(6)], "file_loc": [str(f) for f in files]})
+    catalogue = pd.concat([catalogue, catalogue.iloc[[0]]], ignore_index=True)  # an augmented copy: one file
+    report = preprocess_catalogue(catalogue, ImageSpec(8), tmp_path / "cache", workers=2, progress=False)
+    assert (report.n_files, report.n_cached, report.n_decoded) == (6, 0, 4)
+    assert report.unreadable["id"].tolist() == ["J4", "J5"]
+    assert report.unreadable["file_loc"].tolist() == [str(files[4]), str(files[5])]
+    assert "cannot be decoded" in report.unreadable["error"].iloc[0]
+    assert report.unreadable["error"].iloc[1] == "image file missing"
+    assert "J4" in report.format()
+    again = preprocess_catalogue(catalogue, ImageSpec(8), tmp_path / "cache", progress=False)
+    assert (again.n_cached, again.n_decoded, len(again.unreadable)) == (4, 0, 2)
+
+
+def test_load_images_stacks_and_names_the_first_bad_file(tmp_path):
+    files = [write_png(tmp_path / f"g{i}.png", size=32, seed=i) for i in range(3)]
+    stacked = load_images(files, ImageSpec(8, greyscale=True), cache_dir=tmp_path / "cache")
+    assert stacked.shape == (3, 8, 8, 1) and stacked.dtype == np.uint8
+    np.testing.assert_array_equal(stacked[2], load_image(files[2], ImageSpec(8, greyscale=True)))
+    with pytest.raises(ImageReadError, match="nope.png"):
+        load_images([*files, tmp_path / "nope.png"], ImageSpec(8))
