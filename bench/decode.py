@@ -1,16 +1,19 @@
 """Decode benchmark: decode + centre-crop + resize per second against a plain Pillow decode.
 
 Also measures the thread-parallel batch helper (``preprocess_catalogue``) and reads from
-the warm cache. Images: a synthetic survey (424 x 424 RGB PNGs of noisy galaxies, written
-once to ``artifacts/bench/synthetic/``) or ``--image-root`` (e.g. ``data/mock/images``).
-The other benchmarks import :func:`bench_catalogue` from here.
+the warm cache. Images (424 x 424 RGB PNGs): by default the project's mock survey, made
+once under ``artifacts/bench/mock-<n>/``; ``--source synthetic`` draws simple noisy
+galaxies with NumPy instead (no GalSim needed); ``--image-root`` takes the PNGs of any
+folder (e.g. ``data/mock/images`` or the real GZD-5 images). The other benchmarks import
+:func:`bench_catalogue` and :func:`add_source_arguments` from here.
 
-    python bench/decode.py [--n 300] [--image-root data/mock/images]
+    python bench/decode.py [--n 300] [--source mock|synthetic] [--image-root DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -59,7 +62,6 @@ def synthetic_galaxy(rng: np.random.Generator, label: str, size: int = 424) -> n
 
 def synthetic_survey(n: int, seed: int = 0, out: Path = SYNTHETIC_DIR) -> pd.DataFrame:
     """Write (or reuse) ``n`` synthetic PNGs; return their catalogue (iauname, file_loc, label)."""
-    rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
         label = CLASSES[i % len(CLASSES)]
@@ -71,7 +73,6 @@ def synthetic_survey(n: int, seed: int = 0, out: Path = SYNTHETIC_DIR) -> pd.Dat
             Image.fromarray(synthetic_galaxy(np.random.default_rng([seed, i]), label)).save(temporary)
             temporary.replace(path)
         rows.append((name, str(path.resolve()), label))
-    del rng
     return pd.DataFrame(rows, columns=["iauname", "file_loc", "label"])
 
 
@@ -89,8 +90,34 @@ def folder_catalogue(image_root: Path, n: int) -> pd.DataFrame:
     )
 
 
-def bench_catalogue(n: int, image_root: str | None = None) -> pd.DataFrame:
-    return folder_catalogue(Path(image_root), n) if image_root else synthetic_survey(n)
+def mock_survey(n: int, seed: int = 1) -> pd.DataFrame:
+    """The project's own mock survey of ``n`` galaxies (rendered once, then reused)."""
+    from galaxy_utils.mock import generate_mock_survey
+
+    out = BENCH_DIR / f"mock-{n}-seed{seed}"
+    paths = generate_mock_survey(n, seed, out, progress=False)
+    return folder_catalogue(Path(paths.images), n)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", choices=("mock", "synthetic"), default="mock",
+                        help="mock survey (default) or NumPy-drawn synthetic galaxies")
+    parser.add_argument("--image-root", help="use the PNGs under this folder instead")
+
+
+def source_tag(args: argparse.Namespace) -> str:
+    """A folder-name-safe tag of the image source, so linked copies of one source are never
+    mistaken for another's."""
+    if args.image_root:
+        return "root-" + hashlib.sha1(str(Path(args.image_root).resolve()).encode()).hexdigest()[:10]
+    return args.source
+
+
+def bench_catalogue(n: int, args: argparse.Namespace) -> pd.DataFrame:
+    """``n`` images (iauname, file_loc, label) from the source the command line chose."""
+    if args.image_root:
+        return folder_catalogue(Path(args.image_root), n)
+    return mock_survey(n) if args.source == "mock" else synthetic_survey(n)
 
 
 def rate(function, items, repeats: int = 3) -> float:
@@ -113,10 +140,10 @@ def pillow_decode(path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="images (default 300)")
-    parser.add_argument("--image-root", help="use PNGs under this folder instead of synthetic ones")
+    add_source_arguments(parser)
     args = parser.parse_args()
 
-    catalogue = bench_catalogue(args.n, args.image_root)
+    catalogue = bench_catalogue(args.n, args)
     paths = catalogue["file_loc"].tolist()
     for path in paths:  # the OS file cache is warm for every contender alike
         Path(path).read_bytes()
@@ -137,7 +164,9 @@ def main() -> None:
     assert report.n_cached == len(paths), report.format()
     shutil.rmtree(cache_dir, ignore_errors=True)
 
-    print(f"{len(paths)} images of {Image.open(paths[0]).size}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    source = args.image_root or args.source
+    print(f"{len(paths)} {source} images of {Image.open(paths[0]).size}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.2f}")
     print(f"  plain Pillow decode:                       {pillow:8.0f} img/s")
     print(f"  decode + crop 0.5 + resize 64 + grey:      {pipeline:8.0f} img/s  ({THREE_CLASS_SPEC.key})")
     print(f"  decode + resize 224 (course project):      {course:8.0f} img/s  ({COURSE_SPEC.key})")
@@ -145,7 +174,7 @@ def main() -> None:
     print(f"  preprocess_catalogue, warm cache:          {cached:8.0f} img/s")
     print(
         f"pipeline_img_s={pipeline:.0f} pillow_img_s={pillow:.0f} pipeline_224_img_s={course:.0f} "
-        f"parallel_img_s={parallel:.0f} cached_img_s={cached:.0f} n={len(paths)}"
+        f"parallel_img_s={parallel:.0f} cached_img_s={cached:.0f} n={len(paths)} load={os.getloadavg()[0]:.2f}"
     )
 
 

@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decode import BENCH_DIR, CLASSES, THREE_CLASS_SPEC, bench_catalogue  # noqa: E402
+from decode import (  # noqa: E402
+    BENCH_DIR,
+    CLASSES,
+    THREE_CLASS_SPEC,
+    add_source_arguments,
+    bench_catalogue,
+    source_tag,
+)
 
 from galaxy_utils.dataset import catalogue_images, label_indices, make_dataset  # noqa: E402
 from galaxy_utils.images import preprocess_catalogue  # noqa: E402
@@ -80,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2048, help="training rows (default 2048)")
     parser.add_argument("--base-images", type=int, default=300, help="distinct images, linked to reach --rows")
-    parser.add_argument("--image-root", help="use PNGs under this folder instead of synthetic ones")
+    add_source_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per pass (default 1)")
     parser.add_argument("--rounds", type=int, default=6, help="alternating passes per feed (default 6)")
@@ -96,8 +103,8 @@ def main() -> None:
     from galaxy_utils.augmentation import random_augmentation
 
     spec = THREE_CLASS_SPEC
-    catalogue = linked_catalogue(bench_catalogue(args.base_images, args.image_root), args.rows,
-                                 BENCH_DIR / "input-pipeline-links")
+    catalogue = linked_catalogue(bench_catalogue(args.base_images, args), args.rows,
+                                 BENCH_DIR / f"input-pipeline-links-{source_tag(args)}-{args.base_images}")
     cache_dir = BENCH_DIR / "input-pipeline-cache"
     shutil.rmtree(cache_dir, ignore_errors=True)
     start = time.perf_counter()

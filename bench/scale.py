@@ -1,13 +1,13 @@
 """Scale benchmark: peak memory while preparing and streaming a 250,000-galaxy catalogue.
 
 GZD-5 has 253,286 galaxies. A few hundred images are hard-linked (symlinked where hard
-links fail) to reach 250,000 distinct files under ``artifacts/bench/scale/links/``
+links fail) to reach 250,000 distinct files under ``artifacts/bench/scale/links-*/``
 (made once, reused). Then the whole image stage runs over all rows: images located
 (``resolve_images``), stratified train / validation / test split, the training split
 balanced with dihedral copies, and streaming datasets built for training and validation
 over every row. Part of one training epoch is then read (decoded from the PNGs into a
-fresh cache, as a first epoch is), because a full cold epoch takes an hour on two cores;
-memory does not depend on how much of it is read.
+fresh cache, as a first epoch is), because a full cold epoch of 300,000 rows takes most
+of an hour on two cores; the resident memory sampled while streaming stays flat.
 
     python bench/scale.py [--rows 250000] [--iterate 10000]
 """
@@ -31,7 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decode import BENCH_DIR, CLASSES, THREE_CLASS_SPEC, bench_catalogue  # noqa: E402
+from decode import (  # noqa: E402
+    BENCH_DIR,
+    CLASSES,
+    THREE_CLASS_SPEC,
+    add_source_arguments,
+    bench_catalogue,
+    source_tag,
+)
 
 from galaxy_utils.augmentation import balance_by_dihedral  # noqa: E402
 from galaxy_utils.catalogue import resolve_images  # noqa: E402
@@ -74,7 +81,7 @@ def survey_catalogue(rows: int, base: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def make_links(catalogue: pd.DataFrame, folder: Path) -> None:
     """Link every row's image into place once; a marker file records a finished set."""
-    marker = folder / f".complete-{len(catalogue)}"
+    marker = folder / ".complete"
     if marker.exists():
         return
     start = time.perf_counter()
@@ -96,7 +103,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=250_000)
     parser.add_argument("--iterate", type=int, default=10_000, help="training images read (default 10000)")
     parser.add_argument("--base-images", type=int, default=300)
-    parser.add_argument("--image-root", help="base PNGs from this folder instead of synthetic ones")
+    add_source_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -104,8 +111,8 @@ def main() -> None:
     import tensorflow as tf
 
     started = time.perf_counter()
-    links = SCALE_DIR / "links"
-    raw = survey_catalogue(args.rows, bench_catalogue(args.base_images, args.image_root), args.seed)
+    links = SCALE_DIR / f"links-{source_tag(args)}-{args.base_images}-seed{args.seed}-{args.rows}"
+    raw = survey_catalogue(args.rows, bench_catalogue(args.base_images, args), args.seed)
     make_links(raw, links)
     rss_start = rss_mb()
 
