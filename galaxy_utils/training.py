@@ -14,9 +14,11 @@ A run folder holds everything a later step needs, so figures and notebooks never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -62,6 +64,20 @@ def make_strategy(name: str = "auto"):
     return tf.distribute.get_strategy()
 
 
+@contextlib.contextmanager
+def _known_keras_warnings():
+    """Silence two Keras warnings that are expected here, and only those.
+
+    The input pipeline skips unreadable images, so its length is unknown in advance and
+    Keras warns "Your input ran out of data" at the end of every epoch; and ``fit`` warns
+    that it ignores ``shuffle`` for a tf.data pipeline (which shuffles itself).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
+        yield
+
+
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
     path = Path(run_dir) / HISTORY_FILE
@@ -89,6 +105,16 @@ def _versions() -> dict:
         "numpy": np.__version__,
         "pandas": pd.__version__,
     }
+
+
+def _file_sha1(path: str | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -133,11 +159,14 @@ def train(
     strategy: str = "auto",
     cache_dir: str | Path | None = None,
     verbose: int = 2,
+    extra_callbacks: list | None = None,
 ) -> dict:
     """Train ``task`` with a named profile into the run folder ``out``; returns the metrics.
 
     Rerunning with the same ``out`` after an interruption continues from the last finished
-    epoch (Keras BackupAndRestore); a finished run is not retrained.
+    epoch (Keras BackupAndRestore); rerunning a finished run returns its metrics without
+    retraining. A run folder holding a *different* run (other profile, seed, task or
+    catalogue) is refused rather than overwritten.
     """
     import keras
     import tensorflow as tf
@@ -148,6 +177,20 @@ def train(
 
     prof: Profile = get_profile(task, profile_name)
     out = Path(out)
+    fingerprint = {
+        "task": task, "profile": prof.to_dict(), "seed": seed, "keep_uncertain": keep_uncertain,
+        "catalog_sha1": _file_sha1(catalog),
+    }
+    if (out / RUN_FILE).exists():
+        previous = read_run(out)
+        if previous.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{out} holds another run ({previous.get('task')}, profile "
+                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, or another catalogue); "
+                "choose another --out, or delete the folder to retrain"
+            )
+        if (out / METRICS_FILE).exists() and previous.get("finished"):
+            return json.loads((out / METRICS_FILE).read_text())
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
     started = time.time()
@@ -174,6 +217,8 @@ def train(
     held_out = "test"
 
     run = {
+        "fingerprint": fingerprint,
+        "finished": False,
         "task": task,
         "profile": prof.to_dict(),
         "seed": seed,
@@ -195,6 +240,7 @@ def train(
 
     dist = make_strategy(strategy)
     run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     history = read_history(out)
     with dist.scope():
         model = build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate)
@@ -207,24 +253,27 @@ def train(
         ),
         keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
     ]
+    callbacks += list(extra_callbacks or [])
     if prof.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=prof.early_stopping_patience)
         )
     fit_started = time.time()
-    model.fit(
-        datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs, callbacks=callbacks,
-        verbose=verbose,
-    )
+    with _known_keras_warnings():
+        model.fit(
+            datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs, callbacks=callbacks,
+            verbose=verbose,
+        )
     run["fit_seconds"] = round(time.time() - fit_started, 1)
 
     best = keras.models.load_model(out / MODEL_FILE)
     metrics = {}
     for name in ("validation", held_out):
+        with _known_keras_warnings():
+            probabilities = best.predict(datasets[name], verbose=0)
         unreadable = {row["id"] for row in skipped}
         frame = splits[name]
         frame = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
-        probabilities = best.predict(datasets[name], verbose=0)
         y_true = frame[LABEL_COLUMN].map({c: i for i, c in enumerate(class_names)}).to_numpy()
         metrics[name] = classification_metrics(y_true, probabilities, class_names)
     metrics = {**metrics[held_out], "validation": metrics["validation"]}
@@ -237,6 +286,7 @@ def train(
     run["epochs_run"] = int(len(read_history(out)))
     run["total_seconds"] = round(time.time() - started, 1)
     run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
+    run["finished"] = True
     (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     return metrics
 
@@ -287,7 +337,8 @@ def predict(
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
     model = keras.models.load_model(model_path)
-    probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+    with _known_keras_warnings():
+        probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
     ids = id_column(frame)
     unreadable_ids = {row["id"] for row in skipped}
     readable = frame[~frame[ids].astype("string").isin(unreadable_ids)]
