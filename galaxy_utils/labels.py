@@ -203,6 +203,19 @@ def _gz2(catalogue: pd.DataFrame, *columns: str) -> pd.Series:
     return sum(pd.to_numeric(catalogue[c], errors="coerce") for c in columns)
 
 
+# Which GZD-5 answer(s) each class's confidence is the cumulative fraction of: the class
+# mapping, drawn on the decision tree in the report.
+GZD5_CLASS_ANSWERS: dict[str, list[tuple[str, str]]] = {
+    "elliptical": [("smooth-or-featured", "smooth")],
+    "lenticular": [("has-spiral-arms", "no")],
+    "spiral": [("has-spiral-arms", "yes")],
+    "irregular": [("merging", "major-disturbance"), ("merging", "merger")],
+    "round": [("how-rounded", "round")],
+    EDGE_ON: [("disk-edge-on", "yes")],
+    ARTIFACT: [("smooth-or-featured", "artifact")],
+}
+
+
 def class_confidences(
     catalogue: pd.DataFrame, task_name: str, *, debiased: bool = False
 ) -> pd.DataFrame:
@@ -228,17 +241,8 @@ def class_confidences(
         }
         p = {name: _gz2(catalogue, *gz2_columns[name]) for name in wanted}
     else:
-        gzd5_paths = {
-            "elliptical": [("smooth-or-featured", "smooth")],
-            "lenticular": [("has-spiral-arms", "no")],
-            "spiral": [("has-spiral-arms", "yes")],
-            "irregular": [("merging", "major-disturbance"), ("merging", "merger")],
-            "round": [("how-rounded", "round")],
-            EDGE_ON: [("disk-edge-on", "yes")],
-            ARTIFACT: [("smooth-or-featured", "artifact")],
-        }
         p = {
-            name: sum(cumulative_fraction(catalogue, q, a, debiased=debiased) for q, a in gzd5_paths[name])
+            name: sum(cumulative_fraction(catalogue, q, a, debiased=debiased) for q, a in GZD5_CLASS_ANSWERS[name])
             for name in wanted
         }
     confidences = pd.DataFrame({f"p_{name}": p[name].to_numpy(dtype=float) for name in wanted}, index=index)

@@ -207,3 +207,131 @@ def probability_triangle(
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+# -- the survey and its labels ---------------------------------------------------------
+
+
+def vote_totals(catalogue: pd.DataFrame, column: str | None = None) -> plt.Figure:
+    """Histogram of classifications per galaxy: GZD-5's two groups, near 5 and near 40."""
+    from .tree import CLASSIFICATIONS_COLUMN
+
+    column = column or CLASSIFICATIONS_COLUMN
+    totals = pd.to_numeric(catalogue[column], errors="coerce").dropna()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bins = np.arange(-0.5, max(totals.max(), 1) + 1.5, 1)
+    ax.hist(totals, bins=bins, color="tab:blue")
+    ax.set_xlabel("volunteers who classified the galaxy")
+    ax.set_ylabel("galaxies")
+    ax.set_yscale("log")
+    ax.set_title(f"classifications per galaxy ({len(totals)} galaxies)")
+    fig.tight_layout()
+    return fig
+
+
+def class_counts(counts: pd.Series | dict, *, title: str = "") -> plt.Figure:
+    """Bar chart of galaxies per class."""
+    counts = pd.Series(counts)
+    fig, ax = plt.subplots(figsize=(1.2 * len(counts) + 1.5, 3))
+    ax.bar(counts.index.astype(str), counts.to_numpy(), color="tab:blue")
+    for x, value in enumerate(counts.to_numpy()):
+        ax.text(x, value, str(int(value)), ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("galaxies")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_class_counts(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Originals and augmented copies per class (the balancing report)."""
+    fig, ax = plt.subplots(figsize=(1.2 * len(table) + 2, 3.2))
+    ax.bar(table.index.astype(str), table["originals"], label="original galaxies", color="tab:blue")
+    ax.bar(table.index.astype(str), table["augmented"], bottom=table["originals"], label="rotated / flipped copies",
+           color="tab:orange")
+    ax.set_ylabel("training images")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _tree_layout() -> dict[str, tuple[float, float]]:
+    """x, y of every question: depth down the page, leaves spread left to right."""
+    from . import tree
+
+    positions: dict[str, tuple[float, float]] = {}
+    next_x = [0.0]
+
+    def place(name: str, depth: int) -> float:
+        kids = [q.name for a in tree.question(name).answers for q in tree.children(name, a)]
+        xs = [place(k, depth + 1) for k in kids]
+        x = float(np.mean(xs)) if xs else next_x[0]
+        if not xs:
+            next_x[0] += 1.0
+        positions[name] = (x, -depth)
+        return x
+
+    for q in tree.QUESTIONS:
+        if q.asked_after is None:
+            place(q.name, 0)
+    return positions
+
+
+def decision_tree(class_answers: dict[str, list[tuple[str, str]]] | None = None) -> plt.Figure:
+    """The GZD-5 decision tree, with the answers each class is built from marked on it."""
+    from . import tree
+    from .labels import GZD5_CLASS_ANSWERS
+
+    class_answers = class_answers or GZD5_CLASS_ANSWERS
+    marks: dict[tuple[str, str], list[str]] = {}
+    for name, answers in class_answers.items():
+        for answer in answers:
+            marks.setdefault(answer, []).append(name)
+    positions = _tree_layout()
+    fig, ax = plt.subplots(figsize=(15, 6.5))
+    for q in tree.QUESTIONS:
+        x, y = positions[q.name]
+        lines = []
+        for answer in q.answers:
+            classes = marks.get((q.name, answer))
+            lines.append(f"{answer}  \u2192 {', '.join(classes).upper()}" if classes else answer)
+        header = q.name if q.asked_after else f"{q.name} (always asked)"
+        ax.text(x, y, f"{header}\n" + "\n".join(lines), ha="center", va="top", fontsize=7.5,
+                bbox={"boxstyle": "round", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"})
+        if q.asked_after is not None:
+            px, py = positions[q.asked_after[0]]
+            ax.annotate("", xy=(x, y + 0.02), xytext=(px, py - 0.55),
+                        arrowprops={"arrowstyle": "->", "color": "#4a6fa5"})
+            ax.text((x + px) / 2, (y + py - 0.5) / 2, q.asked_after[1], fontsize=7, color="#a0522d", ha="center")
+    xs = [p[0] for p in positions.values()]
+    ys = [p[1] for p in positions.values()]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(min(ys) - 1.0, 0.3)
+    ax.axis("off")
+    ax.set_title("GZ DECaLS decision tree; CAPITALS: the classes built from each answer", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def architecture(model, *, title: str = "") -> plt.Figure:
+    """A Keras model drawn as a column of layers with their output shapes and parameters."""
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape[1:]) if shape is not None else ()
+        rows.append((type(layer).__name__, "x".join(str(s) for s in shape), layer.count_params()))
+    fig, ax = plt.subplots(figsize=(5.2, 0.42 * len(rows) + 1.0))
+    colours = {"Conv2D": "#f4a582", "MaxPooling2D": "#92c5de", "Dense": "#b2df8a", "Dropout": "#dddddd",
+               "Flatten": "#fddbc7"}
+    for i, (kind, shape, params) in enumerate(rows):
+        y = len(rows) - i
+        ax.add_patch(plt.Rectangle((0, y - 0.4), 1.9, 0.8, facecolor=colours.get(kind, "#ffffff"), edgecolor="k"))
+        ax.text(0.95, y, kind, ha="center", va="center", fontsize=9)
+        ax.text(2.05, y, shape, va="center", fontsize=8)
+        ax.text(3.3, y, f"{params:,} params" if params else "", va="center", fontsize=8, color="grey")
+    ax.set_xlim(-0.1, 4.6)
+    ax.set_ylim(0.3, len(rows) + 0.8)
+    ax.axis("off")
+    ax.set_title(title or f"{model.name}: {model.count_params():,} parameters", fontsize=10)
+    fig.tight_layout()
+    return fig

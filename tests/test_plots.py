@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from galaxy_utils import plots
+from galaxy_utils import models, plots
 
 
 def test_triangle_coordinates_put_certain_galaxies_in_the_corners():
@@ -29,6 +29,13 @@ def test_every_figure_draws_and_saves(tmp_path):
         "bars": plots.probability_bars(images[:3], probs[:3], names, true_labels=names, threshold=0.6),
         "coverage": plots.coverage_tradeoff(curve, chosen=0.6),
         "triangle": plots.probability_triangle(images, probs, names, canvas_px=300, thumb_px=12),
+        "tree": plots.decision_tree(),
+        "totals": plots.vote_totals(pd.DataFrame({"smooth-or-featured_total-votes": [5, 4, 40, 38, 5]})),
+        "counts": plots.class_counts({"spiral": 4, "round": 7}),
+        "stacked": plots.stacked_class_counts(
+            pd.DataFrame({"originals": [5, 2], "augmented": [0, 3]}, index=["spiral", "round"])
+        ),
+        "architecture": plots.architecture(models.build_model("three-class", (16, 16, 1), 3, learning_rate=1e-3)),
     }
     for name, fig in figures.items():
         (path,) = plots.save_fig(fig, name, tmp_path)
