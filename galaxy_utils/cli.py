@@ -69,10 +69,18 @@ def _download(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .training import train
 
+    test_ids = None
+    if args.test_ids:
+        import pandas as pd
+
+        from .catalogue import id_column
+
+        table = pd.read_csv(args.test_ids, dtype=str)
+        test_ids = table[id_column(table)].tolist()
     metrics = train(
         args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
         keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
-        verbose=0 if args.quiet else 2,
+        verbose=0 if args.quiet else 2, test_ids=test_ids,
     )
     print(f"{args.task} ({args.profile}): held-out accuracy {metrics['accuracy']:.3f} on {metrics['n']} galaxies")
     for name, figures in metrics["per_class"].items():
@@ -147,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-uncertain", action="store_true", help="train 'uncertain' as an extra class")
     p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy")
+    p.add_argument("--test-ids", help="CSV whose id column fixes the test galaxies (e.g. another run's splits/test.csv)")
     p.add_argument("--cache-dir", help="preprocessed-image cache (default: beside the run folder)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train)

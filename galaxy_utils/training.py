@@ -130,21 +130,36 @@ def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
 
 
 def split_for_profile(
-    catalogue: pd.DataFrame, prof: Profile, class_names, *, seed: int
+    catalogue: pd.DataFrame, prof: Profile, class_names, *, seed: int, test_ids=None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
     """Train / validation / test catalogues as the profile says, and the balancing report
     (originals and augmented copies per class) when the profile balances. Splits are of
-    original galaxies; only the training split is ever augmented."""
+    original galaxies; only the training split is ever augmented.
+
+    ``test_ids`` fixes the test set to exactly those galaxies (those present), so two
+    models with different classes (with and without 'uncertain') are scored on the same
+    galaxies; the rest is split into training and validation as the profile says.
+    """
+    from .augmentation import balance_by_dihedral
     from .dataset import balanced_train_test, split_catalogue
 
+    if prof.split not in ("balanced", "fraction"):
+        raise ValueError(f"unknown split {prof.split!r} in profile {prof.name!r}")
+    if test_ids is not None:
+        fixed = catalogue[id_column(catalogue)].astype("string").isin(set(map(str, test_ids)))
+        test, rest = catalogue[fixed], catalogue[~fixed]
+        share = prof.val_fraction / (1 - (prof.test_fraction if prof.split == "fraction" else 0.0))
+        train, validation, _ = split_catalogue(rest, min(share, 0.5), 0.0, seed)
+        report = None
+        if prof.balance == "dihedral":
+            train, report = balance_by_dihedral(train, seed, target=prof.n_train // len(class_names))
+        return {"train": train, "validation": validation, "test": test}, report
     if prof.split == "balanced":
         rest, validation, _ = split_catalogue(catalogue, prof.val_fraction, 0.0, seed)
         balanced = balanced_train_test(rest, prof.n_train, prof.n_test, seed, class_names)
         return {"train": balanced.train, "validation": validation, "test": balanced.test}, balanced.report
-    if prof.split == "fraction":
-        train, validation, test = split_catalogue(catalogue, prof.val_fraction, prof.test_fraction, seed)
-        return {"train": train, "validation": validation, "test": test}, None
-    raise ValueError(f"unknown split {prof.split!r} in profile {prof.name!r}")
+    train, validation, test = split_catalogue(catalogue, prof.val_fraction, prof.test_fraction, seed)
+    return {"train": train, "validation": validation, "test": test}, None
 
 
 def train(
@@ -160,13 +175,15 @@ def train(
     cache_dir: str | Path | None = None,
     verbose: int = 2,
     extra_callbacks: list | None = None,
+    test_ids=None,
 ) -> dict:
     """Train ``task`` with a named profile into the run folder ``out``; returns the metrics.
 
     Rerunning with the same ``out`` after an interruption continues from the last finished
     epoch (Keras BackupAndRestore); rerunning a finished run returns its metrics without
     retraining. A run folder holding a *different* run (other profile, seed, task or
-    catalogue) is refused rather than overwritten.
+    catalogue) is refused rather than overwritten. ``test_ids``: score on exactly these
+    galaxies (see :func:`split_for_profile`).
     """
     import keras
     import tensorflow as tf
@@ -180,6 +197,7 @@ def train(
     fingerprint = {
         "task": task, "profile": prof.to_dict(), "seed": seed, "keep_uncertain": keep_uncertain,
         "catalog_sha1": _file_sha1(catalog),
+        "test_ids": None if test_ids is None else sorted(map(str, test_ids)),
     }
     if (out / RUN_FILE).exists():
         previous = read_run(out)
@@ -200,7 +218,7 @@ def train(
     catalogue = read_catalogue(catalog)
     prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
     prepared = _subsample(prepared, prof.max_galaxies, seed)
-    splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed)
+    splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed, test_ids=test_ids)
     (out / "splits").mkdir(exist_ok=True)
     for name, frame in splits.items():
         frame.to_csv(out / "splits" / f"{name}.csv", index=False)
@@ -356,3 +374,23 @@ def predict(
     if len(unreadable):
         unreadable.to_csv(out.with_suffix(".unreadable.csv"), index=False)
     return table, unreadable
+
+
+def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_root: str | Path, *,
+                       seed: int = 0) -> list[str]:
+    """Test galaxies for the 'uncertain'-class model that match a four-class run's test set.
+
+    The course project compared the four-class model and the model with a fifth
+    'uncertain' class on one validation set. This returns the reference run's test
+    galaxies plus as many uncertain galaxies as it has per class, drawn with ``seed``,
+    so both models are scored on the same confident galaxies.
+    """
+    run = read_run(reference_run)
+    reference = pd.read_csv(Path(reference_run) / "splits" / "test.csv", dtype=str)
+    ids = id_column(reference)
+    catalogue = read_catalogue(catalog)
+    labelled, _ = prepare_catalogue(catalogue, image_root, run["task"], keep_uncertain=True, verify="exists")
+    uncertain = labelled[labelled[LABEL_COLUMN] == labels_module.UNCERTAIN]
+    per_class = max(1, len(reference) // len(run["classes"]))
+    chosen = uncertain.sample(n=min(per_class, len(uncertain)), random_state=seed)
+    return sorted(set(reference[ids]) | set(chosen[ids].astype(str)))
