@@ -155,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-uncertain", action="store_true", help="train 'uncertain' as an extra class")
     p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy")
-    p.add_argument("--test-ids", help="CSV whose id column fixes the test galaxies (e.g. another run's splits/test.csv)")
+    p.add_argument(
+        "--test-ids", help="CSV whose id column fixes the test galaxies (e.g. another run's splits/test.csv)"
+    )
     p.add_argument("--cache-dir", help="preprocessed-image cache (default: beside the run folder)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train)
