@@ -10,7 +10,7 @@ real reference cutouts with galaxy_utils.mock.realism, and writes into artifacts
 
 Prints every statistic as ``mock_<name>=... real_<name>=...`` lines.
 
-    python bench/mock_realism.py [--n 80] [--seed 0] [--images DIR] [--reference DIR]
+    python bench/mock_realism.py [--n 160] [--seed 0] [--images DIR] [--reference DIR]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def comparison_figure(mock: list[np.ndarray], real: list[np.ndarray], path: Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=80, help="mock images to measure")
+    parser.add_argument("--n", type=int, default=160, help="mock images to measure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=Path, default=None, help="use a mock survey's images/")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(summaries)
     table.index.name = "statistic"
     table.to_csv(args.out / "statistics.csv", float_format="%.4f")
-    (args.out / "statistics.md").write_text(table.to_markdown(floatfmt=".3f") + "\n" if _has_tabulate() else table.to_string() + "\n")
+    (args.out / "statistics.md").write_text(
+        table.to_markdown(floatfmt=".3f") + "\n" if _has_tabulate() else table.to_string() + "\n"
+    )
     comparison_figure(mock, real, args.out / "comparison.png")
     for statistic, row in table.iterrows():
         print(" ".join(f"{source}_{statistic}={value:.4g}" for source, value in row.items()))

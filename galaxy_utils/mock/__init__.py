@@ -13,8 +13,9 @@ come to real ones.
 
 from .survey import MockSurveyPaths, generate_mock_survey
 
-# Galaxies in the default mock survey: measured to generate in under 5 minutes on a
-# 2-core laptop-class machine (see bench/generate.py), enough to train a small CNN.
+# Galaxies in the default mock survey: 180 s to generate with both cores of a busy 2-core
+# machine (14 images/s; bench/generate.py), leaving headroom under a 5-minute budget.
+# About 850 MB of PNGs: sky noise does not compress.
 DEFAULT_MOCK_SIZE = 2500
 DEFAULT_MOCK_SEED = 20220101
 

@@ -35,7 +35,12 @@ def load_rgb(path: Path) -> np.ndarray:
 def _border_pixels(image: np.ndarray) -> np.ndarray:
     b = BORDER
     return np.concatenate(
-        [image[:b].reshape(-1, 3), image[-b:].reshape(-1, 3), image[b:-b, :b].reshape(-1, 3), image[b:-b, -b:].reshape(-1, 3)]
+        [
+            image[:b].reshape(-1, 3),
+            image[-b:].reshape(-1, 3),
+            image[b:-b, :b].reshape(-1, 3),
+            image[b:-b, -b:].reshape(-1, 3),
+        ]
     ).astype(np.float64)
 
 
@@ -109,7 +114,7 @@ def central_segment(image: np.ndarray, threshold_sigma: float = 2.0) -> np.ndarr
     smooth = ndimage.gaussian_filter(lum, 2.0)
     sigma_smooth = max(float(noise.mean()) / 3.0, 1.0)
     labels, _ = ndimage.label(smooth > float(level.mean()) + threshold_sigma * sigma_smooth)
-    cy, cx = (np.array(lum.shape) // 2)
+    cy, cx = np.array(lum.shape) // 2
     label = labels[cy, cx]
     if label == 0:
         window = labels[cy - 20 : cy + 21, cx - 20 : cx + 21]

@@ -116,9 +116,7 @@ class _Canvas:
         return (idx[None, :] - cx) * self.scale, (idx[:, None] - cy) * self.scale
 
     def to_pixels(self, x_arcsec, y_arcsec):
-        return self.centre[0] + np.asarray(x_arcsec) / self.scale, self.centre[1] + np.asarray(
-            y_arcsec
-        ) / self.scale
+        return self.centre[0] + np.asarray(x_arcsec) / self.scale, self.centre[1] + np.asarray(y_arcsec) / self.scale
 
     # -- drawing ----------------------------------------------------------------------
     def draw_galsim(self, obj: galsim.GSObject, colour: np.ndarray, shift_arcsec=(0.0, 0.0)):
@@ -176,15 +174,6 @@ def _disk_plane(canvas: _Canvas, x, y):
     v = -x * math.sin(beta) + y * math.cos(beta)
     cos_i = max(math.cos(math.radians(truth.inclination_deg)), 0.08)
     return u, v / cos_i
-
-
-def _to_sky(canvas: _Canvas, u, v):
-    """Disk-plane coordinates -> sky offsets (arcsec); inverse of :func:`_disk_plane`."""
-    truth = canvas.truth
-    beta = math.radians(truth.position_angle_deg)
-    cos_i = max(math.cos(math.radians(truth.inclination_deg)), 0.08)
-    v = v * cos_i
-    return u * math.cos(beta) - v * math.sin(beta), u * math.sin(beta) + v * math.cos(beta)
 
 
 def _project(obj: galsim.GSObject, truth: GalaxyTruth) -> galsim.GSObject:
@@ -329,10 +318,10 @@ def _apply_dust_lane(canvas: _Canvas, galaxy_light: np.ndarray) -> np.ndarray:
     beta = math.radians(truth.position_angle_deg)
     along = x * math.cos(beta) + y * math.sin(beta)
     across = -x * math.sin(beta) + y * math.cos(beta)
-    width = 0.35 * truth.psf_fwhm_arcsec
+    width = 0.5 * truth.psf_fwhm_arcsec
     extent = np.exp(-((along / (2.2 * truth.r_half_arcsec)) ** 4))
     depth = truth.dust_lane * np.exp(-0.5 * (across / width) ** 2) * extent
-    reddening = np.array([1.3, 1.0, 0.65])[:, None, None]
+    reddening = np.array([1.15, 1.0, 0.8])[:, None, None]
     return galaxy_light * np.exp(-depth[None] * reddening)
 
 
@@ -388,10 +377,15 @@ def _draw_main_galaxy(canvas: _Canvas):
         companion_flux = body_flux * truth.companion_flux_ratio / (1 + truth.companion_flux_ratio)
         _draw_disk_galaxy(canvas, body_flux - companion_flux)
         angle = math.radians(truth.companion_angle_deg)
-        shift = (truth.companion_separation_arcsec * math.cos(angle), truth.companion_separation_arcsec * math.sin(angle))
+        shift = (
+            truth.companion_separation_arcsec * math.cos(angle),
+            truth.companion_separation_arcsec * math.sin(angle),
+        )
         n = float(rng.uniform(1.0, 4.0))
         half_light = truth.r_half_arcsec * math.sqrt(truth.companion_flux_ratio) * rng.uniform(0.6, 1.0)
-        companion = _sersic(n, half_light, companion_flux).shear(q=rng.uniform(0.4, 1.0), beta=rng.uniform(0, 180) * galsim.degrees)
+        companion = _sersic(n, half_light, companion_flux).shear(
+            q=rng.uniform(0.4, 1.0), beta=rng.uniform(0, 180) * galsim.degrees
+        )
         red = rng.uniform() < 0.5
         colour = band_weights(truth.g_r_bulge, truth.r_z_bulge) if red else band_weights(truth.g_r_disk, truth.r_z_disk)
         canvas.draw_galsim(companion, colour, shift)
@@ -421,7 +415,9 @@ def _add_field(canvas: _Canvas):
     if n_stars:
         mags = 14.0 + 8.5 * rng.uniform(size=n_stars) ** 0.6
         colours = np.array([_star_colour(rng) for _ in range(n_stars)])
-        canvas.splat(rng.uniform(0, m - 1, n_stars), rng.uniform(0, m - 1, n_stars), 10 ** ((22.5 - mags) / 2.5), colours)
+        canvas.splat(
+            rng.uniform(0, m - 1, n_stars), rng.uniform(0, m - 1, n_stars), 10 ** ((22.5 - mags) / 2.5), colours
+        )
     # Faint galaxies: mostly small, red (distant) smudges.
     n_galaxies = int(rng.poisson(rng.uniform(4.0, 12.0) * area_arcmin2))
     half = 12
@@ -457,14 +453,18 @@ def _add_neighbours(canvas: _Canvas):
         mag = truth.mag_r + rng.uniform(0.7, 3.5)
         flux = 10 ** ((22.5 - mag) / 2.5)
         half_light = truth.r_half_arcsec * 10 ** (-0.2 * (mag - truth.mag_r)) * rng.uniform(0.6, 1.3)
-        radius = rng.uniform(2.0 * truth.r_half_arcsec, 0.5 * canvas.width_arcsec)
+        # Outside the target's half-light radius, unless the frame is zoomed in too far.
+        nearest = min(2.0 * truth.r_half_arcsec, 0.3 * canvas.width_arcsec)
+        radius = rng.uniform(nearest, 0.5 * canvas.width_arcsec)
         angle = rng.uniform(0, 2 * np.pi)
         shift = (radius * math.cos(angle), radius * math.sin(angle))
         n = float(rng.uniform(1.0, 4.0))
         body = _sersic(n, half_light, flux).shear(q=rng.uniform(0.25, 1.0), beta=rng.uniform(0, 180) * galsim.degrees)
         red = n > 2.5
-        colour = band_weights(rng.normal(0.8, 0.05), rng.normal(0.45, 0.05)) if red else band_weights(
-            rng.normal(0.5, 0.08), rng.normal(0.3, 0.06)
+        colour = (
+            band_weights(rng.normal(0.8, 0.05), rng.normal(0.45, 0.05))
+            if red
+            else band_weights(rng.normal(0.5, 0.08), rng.normal(0.3, 0.06))
         )
         canvas.draw_galsim(body, colour, shift)
 
@@ -480,7 +480,9 @@ def _moffat(canvas: _Canvas, x0: float, y0: float, fwhm_arcsec: float, beta: flo
     return flux * profile * (beta - 1) / (math.pi * alpha**2) * canvas.scale**2
 
 
-def _add_bright_star(canvas: _Canvas, light: np.ndarray, mag: float, x0: float, y0: float) -> np.ndarray:
+def _add_bright_star(
+    canvas: _Canvas, light: np.ndarray, mag: float, x0: float, y0: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A saturated star: PSF core, broad halo, diffraction spikes and a bleed trail.
 
     Returns (m, m) masks of the saturated core (empty in every band of the coadd) and of
@@ -498,7 +500,9 @@ def _add_bright_star(canvas: _Canvas, light: np.ndarray, mag: float, x0: float, 
     for angle in (spike_angle, spike_angle + np.pi / 2):
         across = -dx * math.sin(angle) + dy * math.cos(angle)
         along = dx * math.cos(angle) + dy * math.sin(angle)
-        star += 2e-5 * flux * np.exp(-0.5 * (across / spike_width) ** 2) / (1 + (np.abs(along) * canvas.scale / 3) ** 1.5)
+        star += (
+            2e-5 * flux * np.exp(-0.5 * (across / spike_width) ** 2) / (1 + (np.abs(along) * canvas.scale / 3) ** 1.5)
+        )
     light += colour[:, None, None] * star[None]
     saturation = 40.0 * BAND_DISPLAY_SCALE[1]  # nmgy per pixel where the CCD saturates
     core = star * colour[1] > saturation * canvas.binning**2
@@ -528,7 +532,7 @@ def _add_trail(canvas: _Canvas, light: np.ndarray, through_centre: bool, brightn
         light[band] += brightness * BAND_DISPLAY_SCALE[band] * canvas.binning**2 * streak
 
 
-def _bad_pixel_regions(canvas: _Canvas, out_size: int, rng: np.random.Generator):
+def _bad_pixel_regions(out_size: int, rng: np.random.Generator):
     """Missing data: chip gaps, an absent exposure in some bands, hot columns.
 
     Returns a list of (band mask (3,), pixel mask (out, out), fill value in display units).
@@ -625,8 +629,11 @@ def render_galaxy(truth: GalaxyTruth, seed: int) -> np.ndarray:
         rim |= ring
     elif rng.uniform() < 0.05:  # a bright star somewhere in an ordinary field
         edge = rng.choice([-0.1, 1.1])
-        x0, y0 = (edge * canvas.size, rng.uniform(0, canvas.size)) if rng.uniform() < 0.5 else (
-            rng.uniform(0, canvas.size), edge * canvas.size)
+        x0, y0 = (
+            (edge * canvas.size, rng.uniform(0, canvas.size))
+            if rng.uniform() < 0.5
+            else (rng.uniform(0, canvas.size), edge * canvas.size)
+        )
         core, ring = _add_bright_star(canvas, light, rng.uniform(9.0, 12.0), x0, y0)
         saturated |= core
         rim |= ring
@@ -649,7 +656,7 @@ def render_galaxy(truth: GalaxyTruth, seed: int) -> np.ndarray:
         image[:, saturated] = -BAND_DISPLAY_SCALE[:, None]
     image = _resample(image)
     if artifact == "bad-pixels":
-        for bands, mask, fill in _bad_pixel_regions(canvas, IMAGE_SIZE, rng):
+        for bands, mask, fill in _bad_pixel_regions(IMAGE_SIZE, rng):
             for band in np.flatnonzero(bands):
                 image[band][mask] = fill * BAND_DISPLAY_SCALE[band]
     return asinh_stretch(image)

@@ -15,6 +15,7 @@ kept, missing or broken ones are (re)drawn.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -126,7 +127,10 @@ def generate_mock_survey(
                 bar.update()
         else:
             chunksize = max(1, min(8, n // (workers * 4)))
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # Spawned, not forked, workers: safe even when the caller (a notebook) has
+            # already started threads, e.g. by importing TensorFlow.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for was_written in pool.map(_ensure_image, tasks, chunksize=chunksize):
                     written += was_written
                     bar.update()

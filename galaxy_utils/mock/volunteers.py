@@ -188,8 +188,7 @@ def vote_counts(
 def _noisy(probabilities: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-galaxy jitter: this galaxy's quirks that the truth does not capture."""
     return {
-        name: _normalised(rng.dirichlet(GALAXY_NOISE_CONCENTRATION * p + 0.05))
-        for name, p in probabilities.items()
+        name: _normalised(rng.dirichlet(GALAXY_NOISE_CONCENTRATION * p + 0.05)) for name, p in probabilities.items()
     }
 
 
@@ -263,9 +262,7 @@ def galaxy_row(truth: GalaxyTruth, rng: np.random.Generator) -> dict:
 def volunteer_catalogue(truths: list[GalaxyTruth], rng: np.random.Generator) -> pd.DataFrame:
     """The GZD-5 volunteer table for ``truths``: columns exactly ``tree.gzd5_columns()``."""
     table = pd.DataFrame([galaxy_row(truth, rng) for truth in truths], columns=tree.gzd5_columns())
-    integer_columns = [q.total_column for q in tree.QUESTIONS] + [
-        c for q in tree.QUESTIONS for c in q.count_columns
-    ]
+    integer_columns = [q.total_column for q in tree.QUESTIONS] + [c for q in tree.QUESTIONS for c in q.count_columns]
     table[integer_columns] = table[integer_columns].astype("int64")
     for column in ("active_learning_on", "in_gzd_ab", "wrong_size_warning"):
         table[column] = table[column].astype(bool)
