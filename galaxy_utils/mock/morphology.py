@@ -148,7 +148,7 @@ class GalaxyTruth:
         if self.morphology == "elliptical":
             return 0.0
         if self.morphology == "lenticular":
-            return 0.25 + (0.15 if self.bar in ("strong", "weak") else 0.0)
+            return 0.6 + (0.15 if self.bar in ("strong", "weak") else 0.0)
         if self.morphology == "spiral":
             return 0.55 + 0.45 * self.arm_strength
         if self.morphology == "edge-on":

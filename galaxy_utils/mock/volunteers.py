@@ -59,6 +59,15 @@ def _ordinal(centre: float, width: float, n: int) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _decisive(seen: float, midpoint: float) -> float:
+    """Share of volunteers who notice a feature: few below ``midpoint``, most above.
+
+    People either see a disk or arms or they do not, so agreement switches over a
+    narrow range of how visible the feature is, rather than growing linearly.
+    """
+    return float(1.0 / (1.0 + math.exp(-(seen - midpoint) / 0.1)))
+
+
 def _normalised(p) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, None)
     return p / p.sum()
@@ -88,8 +97,8 @@ def answer_probabilities(truth: GalaxyTruth, vis: float) -> dict[str, np.ndarray
         p_artifact = 0.45 + 0.45 * obviousness
         p["smooth-or-featured"] = [0.7 * (1 - p_artifact), 0.3 * (1 - p_artifact), p_artifact]
     else:
-        seen = float(np.clip(truth.feature_contrast * (0.2 + 0.8 * vis), 0.0, 1.0))
-        p_featured = 0.04 + 0.06 * blur + 0.88 * seen
+        seen = truth.feature_contrast * vis**0.6
+        p_featured = 0.04 + 0.06 * blur + 0.88 * _decisive(seen, 0.45)
         p_artifact = 0.01 + 0.04 * blur**2
         p["smooth-or-featured"] = [1 - p_featured - p_artifact, p_featured, p_artifact]
 
@@ -102,8 +111,8 @@ def answer_probabilities(truth: GalaxyTruth, vis: float) -> dict[str, np.ndarray
 
     # has-spiral-arms: arms fade into a smooth disk as visibility drops.
     if truth.n_arms:
-        arm_seen = float(np.clip(truth.arm_strength * (0.25 + 0.9 * vis), 0.0, 1.0))
-        p_arms = 0.12 + 0.85 * arm_seen
+        arm_seen = truth.arm_strength * vis**0.6
+        p_arms = 0.1 + 0.87 * _decisive(arm_seen, 0.4)
     else:
         p_arms = {"lenticular": 0.1, "irregular": 0.2, "edge-on": 0.3, "merger": 0.2}.get(morphology, 0.1)
     p["has-spiral-arms"] = [p_arms, 1 - p_arms]
