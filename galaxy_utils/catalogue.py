@@ -219,7 +219,9 @@ def validate_gzd5(
     if problems:
         listing = "\n  - ".join(problems)
         raise CatalogueError(f"{source}: {len(problems)} problem(s) with the GZD-5 catalogue:\n  - {listing}")
-    return catalogue.assign(**numeric)
+    # One block replacement rather than 120 column assignments (which fragment the frame).
+    numeric_block = pd.DataFrame(numeric, index=catalogue.index)
+    return pd.concat([catalogue.drop(columns=list(numeric)), numeric_block], axis=1)[list(catalogue.columns)]
 
 
 def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFrame:

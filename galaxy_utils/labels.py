@@ -420,3 +420,33 @@ def soft_targets(catalogue: pd.DataFrame, questions=tree.QUESTIONS) -> SoftTarge
         fractions=pd.DataFrame(fractions, index=catalogue.index),
         answer_slices=slices,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Ground truth (mock survey only)
+# --------------------------------------------------------------------------------------
+
+# The class each true mock morphology belongs to, per task; None: not a class of the task.
+TRUE_MORPHOLOGY_CLASSES: dict[str, dict[str, str | None]] = {
+    FOUR_CLASS: {
+        "elliptical": "elliptical", "lenticular": "lenticular", "spiral": "spiral", "irregular": "irregular",
+        "merger": "irregular", "edge-on": None, "artifact": None,
+    },
+    THREE_CLASS: {
+        "elliptical": "round", "lenticular": None, "spiral": "spiral", "irregular": None, "merger": None,
+        "edge-on": "edge-on", "artifact": None,
+    },
+}
+
+
+def true_classes(truth: pd.DataFrame, task_name: str) -> pd.Series:
+    """Each mock galaxy's true class for a task (NA where it has none), indexed by iauname.
+
+    For three-class, only ellipticals that are truly round count as 'round' (in-between and
+    cigar-shaped ones have no three-class label, as with the volunteers).
+    """
+    mapping = TRUE_MORPHOLOGY_CLASSES[task(task_name).name]
+    classes = truth["morphology"].map(mapping).astype("string")
+    if task_name == THREE_CLASS and "roundness" in truth.columns:
+        classes = classes.mask((classes == "round") & (truth["roundness"] != "round"))
+    return pd.Series(classes.to_numpy(), index=truth[tree.ID_COLUMN].to_numpy(), name="true_class", dtype="string")

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 
 from .labels import FOUR_CLASS, THREE_CLASS
 
+VOTE_COUNTS = "vote-counts"
+"""The task of :mod:`galaxy_utils.votes`: every question's vote counts at once (no classes)."""
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -68,7 +71,7 @@ PROFILES: dict[tuple[str, str], Profile] = {
     ),
     (FOUR_CLASS, "fast"): Profile(
         name="fast", task=FOUR_CLASS, image_size=64, crop_fraction=1.0, greyscale=False,
-        split="balanced", n_train=400, n_test=100, balance="dihedral", random_augment=False,
+        split="balanced", n_train=800, n_test=200, balance="dihedral", random_augment=False,
         model="course", epochs=2, batch_size=32, learning_rate=1e-3,
     ),
     (THREE_CLASS, "faithful"): Profile(
@@ -80,6 +83,22 @@ PROFILES: dict[tuple[str, str], Profile] = {
         name="fast", task=THREE_CLASS, image_size=32, crop_fraction=0.5, greyscale=True,
         split="fraction", val_fraction=0.1, balance="none", random_augment=True,
         model="three-class", epochs=2, batch_size=32, learning_rate=1e-3, max_galaxies=600,
+    ),
+    # Vote counts (galaxy_utils.votes): ``model`` names the convolutional body, which gets one
+    # Dirichlet head per GZD-5 question. Both profiles take the 3-class project's images,
+    # body and random rotations, so the hard-versus-soft comparison differs in the targets
+    # only. The split is a plain random one (no classes to stratify by), with 20% held out
+    # for testing: the comparison needs the test split's 'uncertain' galaxies, which no
+    # hard-label model trains on. Early stopping and the best epoch follow validation loss.
+    (VOTE_COUNTS, "faithful"): Profile(
+        name="faithful", task=VOTE_COUNTS, image_size=64, crop_fraction=0.5, greyscale=True,
+        split="fraction", val_fraction=0.1, test_fraction=0.2, balance="none", random_augment=True,
+        model="three-class", epochs=100, batch_size=64, learning_rate=1e-3, early_stopping_patience=10,
+    ),
+    (VOTE_COUNTS, "fast"): Profile(
+        name="fast", task=VOTE_COUNTS, image_size=32, crop_fraction=0.5, greyscale=True,
+        split="fraction", val_fraction=0.1, test_fraction=0.2, balance="none", random_augment=True,
+        model="three-class", epochs=2, batch_size=32, learning_rate=1e-3, max_galaxies=400,
     ),
 }
 

@@ -81,8 +81,8 @@ def _known_keras_warnings():
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
     path = Path(run_dir) / HISTORY_FILE
-    if not path.exists():
-        return pd.DataFrame()
+    if not path.exists() or path.stat().st_size == 0:  # CSVLogger creates it empty at the start
+        return pd.DataFrame(columns=["epoch"])
     history = pd.read_csv(path)
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
 
@@ -394,3 +394,12 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
     per_class = max(1, len(reference) // len(run["classes"]))
     chosen = uncertain.sample(n=min(per_class, len(uncertain)), random_state=seed)
     return sorted(set(reference[ids]) | set(chosen[ids].astype(str)))
+
+
+def read_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
+    """A run's test-split predictions: (table, true class indices, probabilities, classes)."""
+    classes = read_run(run_dir)["classes"]
+    table = pd.read_csv(Path(run_dir) / PREDICTIONS_FILE, dtype={"iauname": str})
+    probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
+    y_true = table["true_class"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    return table, y_true, probabilities, classes

@@ -1,0 +1,131 @@
+"""Training and prediction on the embedded mock survey, fast profile (as the notebooks)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pandas as pd
+import pytest
+
+from galaxy_utils import config
+from galaxy_utils.cli import main
+from galaxy_utils.training import read_history, read_run, train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def mock_survey():
+    s = config.settings("mock", "fast")
+    config.ensure_data(s)
+    return s
+
+
+def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, capsys):
+    out = tmp_path / "three"
+    code = main([
+        "train", "--task", "three-class", "--catalog", str(mock_survey.catalogue_path),
+        "--image-root", str(mock_survey.image_root), "--profile", "fast", "--out", str(out),
+        "--cache-dir", str(mock_survey.cache_dir), "--quiet",
+    ])
+    assert code == 0
+    assert "held-out accuracy" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1
+    assert set(metrics["per_class"]) == {"spiral", "round", "edge-on"}
+    assert sum(v["support"] for v in metrics["per_class"].values()) == metrics["n"] > 0
+    assert metrics["split"] == "test" and "validation" in metrics
+    history = read_history(out)
+    assert history["epoch"].tolist() == [0, 1]
+    assert {"accuracy", "val_accuracy", "loss", "val_loss"} <= set(history.columns)
+    model = keras.models.load_model(out / "model.keras")
+    assert model.input_shape == (None, 32, 32, 1)
+    run = read_run(out)
+    assert run["finished"] and run["split_sizes"]["test"] == metrics["n"]
+    # the splits are disjoint
+    splits = {name: set(pd.read_csv(out / "splits" / f"{name}.csv")["iauname"]) for name in ("train", "validation", "test")}
+    assert not (splits["train"] & splits["test"]) and not (splits["train"] & splits["validation"])
+
+    # a finished run is not retrained
+    before = (out / "history.csv").read_text()
+    assert train("three-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out, verbose=0) == metrics
+    assert (out / "history.csv").read_text() == before
+    # and a different run is refused, not overwritten
+    with pytest.raises(ValueError, match="holds another run"):
+        train("three-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out, seed=5, verbose=0)
+
+    # predict: one row per galaxy; a galaxy without an image is listed, not fatal
+    catalogue = pd.read_csv(mock_survey.catalogue_path).head(40)
+    catalogue.loc[3, "png_loc"] = "dr5/J000/J000000.00+000000.0.png"
+    small = tmp_path / "small.csv"
+    catalogue.to_csv(small, index=False)
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", "--model", str(out / "model.keras"), "--catalog", str(small),
+                 "--image-root", str(mock_survey.image_root), "--out", str(predictions)]) == 0
+    table = pd.read_csv(predictions)
+    assert len(table) == 39
+    assert table.columns.tolist() == ["iauname", "file_loc", "p_spiral", "p_round", "p_edge-on", "predicted_class",
+                                      "max_probability", "below_threshold"]
+    assert (table[["p_spiral", "p_round", "p_edge-on"]].sum(axis=1) - 1).abs().max() < 1e-4
+    unreadable = pd.read_csv(predictions.with_suffix(".unreadable.csv"))
+    assert unreadable["iauname"].tolist() == [catalogue.loc[3, "iauname"]]
+
+
+def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_path):
+    out = tmp_path / "four"
+    metrics = train("four-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out,
+                    cache_dir=mock_survey.cache_dir, verbose=0)
+    run = read_run(out)
+    train_counts = run["class_counts"]["train"]
+    assert len(set(train_counts.values())) == 1, train_counts  # balanced
+    assert len(set(run["class_counts"]["test"].values())) == 1
+    balancing = pd.DataFrame(run["balancing"])
+    assert (balancing["originals"] + balancing["augmented"] == balancing["total"]).all()
+    assert set(metrics["per_class"]) == {"elliptical", "lenticular", "spiral", "irregular"}
+
+
+def _train_command(survey, out, *extra):
+    return [sys.executable, "-m", "galaxy_utils.cli", "train", "--task", "three-class", "--catalog",
+            str(survey.catalogue_path), "--image-root", str(survey.image_root), "--profile", "fast",
+            "--out", str(out), "--cache-dir", str(survey.cache_dir), *extra]
+
+
+def test_killed_training_resumes_from_the_last_epoch(mock_survey, tmp_path):
+    out = tmp_path / "resume"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(_train_command(mock_survey, out), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if len(read_history(out)) >= 1:
+            break
+        time.sleep(0.2)
+    if process.poll() is not None:
+        pytest.fail("training finished before it could be interrupted")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "metrics.json").exists()
+    assert read_history(out)["epoch"].tolist() == [0]
+    subprocess.run(_train_command(mock_survey, out, "--quiet"), env=env, check=True, capture_output=True)
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist() == [0, 1], "the second run must start at epoch 1, not retrain epoch 0"
+    assert json.loads((out / "metrics.json").read_text())["n"] > 0
+
+
+def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
+    out = tmp_path / "mirrored"
+    script = (
+        "from galaxy_utils.training import environment_for_cpu_devices, train\n"
+        "environment_for_cpu_devices(2)\n"
+        f"train('three-class', {str(mock_survey.catalogue_path)!r}, {str(mock_survey.image_root)!r}, 'fast', "
+        f"{str(out)!r}, strategy='mirrored', cache_dir={str(mock_survey.cache_dir)!r}, verbose=0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    run = read_run(out)
+    assert run["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
+    assert run["finished"]
