@@ -47,7 +47,9 @@ def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, c
     run = read_run(out)
     assert run["finished"] and run["split_sizes"]["test"] == metrics["n"]
     # the splits are disjoint
-    splits = {name: set(pd.read_csv(out / "splits" / f"{name}.csv")["iauname"]) for name in ("train", "validation", "test")}
+    splits = {
+        name: set(pd.read_csv(out / "splits" / f"{name}.csv")["iauname"]) for name in ("train", "validation", "test")
+    }
     assert not (splits["train"] & splits["test"]) and not (splits["train"] & splits["validation"])
 
     # a finished run is not retrained
