@@ -283,7 +283,7 @@ def _require_chromium(purpose: str) -> str:
     raise ChromiumNotFoundError(
         f"headless Chromium is needed to {purpose}, but {where}. "
         "Install it (Debian/Ubuntu: apt-get install chromium) or point $CHROMIUM at it; "
-        "build_slides(pdf=False) writes the HTML alone."
+        "`galaxy-utils slides --no-pdf` (build_slides(pdf=False)) writes the HTML alone."
     )
 
 
