@@ -168,6 +168,16 @@ def _variants(catalogue: pd.DataFrame) -> np.ndarray:
     return variants
 
 
+def _check_targets(targets, n_rows: int) -> np.ndarray:
+    """Per-row target vectors: one finite row per catalogue row."""
+    targets = np.asarray(targets)
+    if targets.ndim != 2 or len(targets) != n_rows:
+        raise ValueError(f"targets must be an (N, K) array with N = {n_rows} catalogue rows; got shape {targets.shape}")
+    if not np.issubdtype(targets.dtype, np.number) or not np.isfinite(targets).all():
+        raise ValueError("targets must be finite numbers (no NaN): use 0 for a question nobody was asked")
+    return targets
+
+
 def _is_readable(image, label, readable):
     return readable
 
@@ -194,6 +204,7 @@ def make_dataset(
     cache_dir: str | os.PathLike | None = None,
     repeat: bool = False,
     skipped: list[dict] | None = None,
+    targets: np.ndarray | None = None,
 ):
     """A ``tf.data.Dataset`` of (float32 images in [0, 1], int32 label indices) batches.
 
@@ -205,6 +216,9 @@ def make_dataset(
     (:func:`galaxy_utils.augmentation.random_augmentation`). An unreadable image is
     skipped with a warning naming its id and file, and appended to ``skipped`` if given.
     ``class_names=None`` reads an unlabelled catalogue (for prediction): every label is -1.
+    ``targets``, an (N, K) array with one row per catalogue row (e.g. vote counts, see
+    :mod:`galaxy_utils.votes`), is yielded in place of the class labels, in its own dtype;
+    ``class_names`` is then ignored.
     """
     import tensorflow as tf
 
@@ -217,7 +231,12 @@ def make_dataset(
         ids = catalogue[id_column(catalogue)].astype("string").tolist()
     except CatalogueError:
         ids = paths
-    labels = np.full(len(paths), -1, np.int32) if class_names is None else label_indices(catalogue, class_names)
+    if targets is not None:
+        labels = _check_targets(targets, len(paths))
+    elif class_names is None:
+        labels = np.full(len(paths), -1, np.int32)
+    else:
+        labels = label_indices(catalogue, class_names)
     variants = _variants(catalogue)
     load = image_loader(spec, cache_dir)
     blank = np.zeros(spec.shape, dtype=np.uint8)

@@ -1,0 +1,317 @@
+"""Hard labels versus vote counts, on the same test galaxies.
+
+A hard-label model (:func:`galaxy_utils.training.train`) outputs a softmax over its task's
+classes; the vote-count model (:mod:`galaxy_utils.votes`) outputs vote fractions for
+every question, which the labels module's mapping turns into the same classes. This module
+puts the two side by side:
+
+* **accuracy on confident galaxies**: galaxies the volunteers gave a class (their label
+  is not 'uncertain' or 'artifact'), and, on the mock survey, galaxies whose true
+  morphology is a class of the task;
+* **ranking of uncertain galaxies**: on galaxies the volunteers left 'uncertain', does the
+  model order them as the volunteers' spiral confidence does (Spearman correlation; the
+  share of pairs, at least ``min_gap`` apart, that it orders correctly: does it put the
+  55% spiral above the 30% one?);
+* **calibration**: :func:`galaxy_utils.evaluation.reliability_table` and
+  :func:`galaxy_utils.evaluation.expected_calibration_error` of each model's class
+  probabilities.
+
+The result is one tidy table (a row per task, model, reference and metric), ready for a
+notebook or a closing note.
+
+What the soft model's "class probabilities" are: the task's class confidences of its
+predicted fractions (products along the tree, :func:`galaxy_utils.labels.class_confidences`),
+made to sum to 1 over the task's classes (:func:`class_probabilities`; for the four
+classes, the edge-on and artifact shares are left out and irregular takes precedence, as
+in the labels). This is a reading of the fractions, not a posterior; its calibration is
+measured, not assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import labels as labels_module
+from .catalogue import GENERIC, id_column
+from .evaluation import expected_calibration_error, reliability_table
+
+HARD, SOFT = "hard labels", "vote counts"
+VOLUNTEERS, TRUTH = "volunteers", "truth"
+
+# --------------------------------------------------------------------------------------
+# Labels from fractions, truth, probabilities
+# --------------------------------------------------------------------------------------
+
+
+def labels_from_fractions(fractions: pd.DataFrame, task_name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Class confidences (``p_<class>``) and labels of a task from GZD-5 vote fractions, by
+    :func:`galaxy_utils.labels.class_confidences` and the task's thresholds: the one mapping
+    used for volunteers' catalogues and for a model's predicted fractions alike."""
+    confidences = labels_module.class_confidences(fractions, task_name)
+    if task_name == labels_module.FOUR_CLASS:
+        label, _ = labels_module.four_class_labels(confidences)
+    elif task_name == labels_module.THREE_CLASS:
+        label, _ = labels_module.three_class_labels(confidences)
+    else:
+        raise KeyError(f"no labels for task {task_name!r}")
+    return confidences, label
+
+
+def truth_labels(truth: pd.DataFrame, task_name: str, ids=None) -> pd.Series:
+    """:func:`galaxy_utils.labels.true_classes` (the mock survey's ``truth.csv`` mapped to a
+    task's classes; missing where a morphology is no class of the task), in the order of
+    ``ids`` when given (missing for ids not in ``truth``)."""
+    label = labels_module.true_classes(truth, task_name)
+    label.index = label.index.astype("string")
+    if ids is not None:
+        label = label.reindex(pd.Index(pd.Series(ids).astype("string").to_numpy()))
+    return label.rename("truth")
+
+
+def in_classes(values, classes) -> np.ndarray:
+    """Boolean mask: which values are one of ``classes`` (missing values are not)."""
+    wanted = set(classes)
+    return np.array([isinstance(v, str) and v in wanted for v in values], dtype=bool)
+
+
+def normalise(scores) -> np.ndarray:
+    """Rows scaled to sum to 1 (negative values clipped; uniform where a row is all 0)."""
+    scores = np.clip(np.asarray(scores, dtype=float), 0, None)
+    sums = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, sums, out=np.full_like(scores, 1 / max(scores.shape[1], 1)), where=sums > 0)
+
+
+def class_probabilities(confidences: pd.DataFrame, task_name: str) -> np.ndarray:
+    """(N, n_classes) probabilities over a task's classes from its class confidences
+    (``p_<class>`` columns of :func:`galaxy_utils.labels.class_confidences`).
+
+    Three classes: spiral, round and edge-on are disjoint branches of the tree, so their
+    confidences are normalised to sum to 1. Four classes: irregular comes from the merging
+    question and takes precedence in the labels (a disturbed spiral is irregular), so it
+    keeps its confidence and elliptical, lenticular and spiral share the rest in proportion
+    to theirs (edge-on and artifact shares left out). The argmax then agrees with the
+    thresholded label wherever that label is a class.
+    """
+    classes = labels_module.class_names(task_name)
+    if task_name != labels_module.FOUR_CLASS:
+        return normalise(confidences[[f"p_{c}" for c in classes]])
+    others = [c for c in classes if c != "irregular"]
+    irregular = np.clip(confidences["p_irregular"].to_numpy(dtype=float), 0, 1)[:, None]
+    shares = normalise(confidences[[f"p_{c}" for c in others]]) * (1 - irregular)
+    columns = {c: shares[:, i] for i, c in enumerate(others)} | {"irregular": irregular[:, 0]}
+    return np.column_stack([columns[c] for c in classes])
+
+
+# --------------------------------------------------------------------------------------
+# Ranking
+# --------------------------------------------------------------------------------------
+
+
+def ordered_pair_fraction(reference, predicted, *, min_gap: float = 0.0, chunk: int = 1024) -> tuple[float, int]:
+    """Share of galaxy pairs the prediction orders as the reference does, and the pairs counted.
+
+    Pairs count when their reference values differ by more than ``min_gap`` (by more than
+    0 with the default); a pair is right when the galaxy with the larger reference value
+    has the larger prediction, and half right on a tie. 0.5 is chance, 1 perfect.
+    """
+    reference = np.asarray(reference, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    right, pairs = 0.0, 0
+    for start in range(0, len(reference), chunk):
+        r = reference[start : start + chunk, None] - reference[None, :]
+        p = predicted[start : start + chunk, None] - predicted[None, :]
+        counted = r > max(min_gap, 0.0)
+        pairs += int(counted.sum())
+        right += float((p[counted] > 0).sum() + 0.5 * (p[counted] == 0).sum())
+    return (right / pairs if pairs else float("nan")), pairs
+
+
+def ranking_scores(reference, predicted, *, min_gap: float = 0.0) -> dict:
+    """Spearman correlation and :func:`ordered_pair_fraction` of a prediction against a reference."""
+    from scipy.stats import spearmanr
+
+    reference = np.asarray(reference, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    constant = len(reference) < 3 or np.ptp(reference) == 0 or np.ptp(predicted) == 0
+    rho = float("nan") if constant else float(spearmanr(reference, predicted).statistic)
+    ordered, pairs = ordered_pair_fraction(reference, predicted, min_gap=min_gap)
+    return {"n": int(len(reference)), "spearman": rho, "pairs_ordered": ordered, "pairs": pairs}
+
+
+# --------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare_hard_soft` found.
+
+    ``table``: tidy (task, model, reference, galaxies, metric, value, n).
+    ``reliability``: ``{(model, reference): reliability_table}`` for the diagrams.
+    ``ranking``: one row per uncertain galaxy: id, the volunteers' confidence in the
+    ranking class and each model's score for it.
+    ``galaxies``: one row per compared galaxy: id, volunteers' label, derived label of the
+    soft model, hard model's argmax class, true class (if known).
+    """
+
+    table: pd.DataFrame
+    reliability: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    ranking: pd.DataFrame | None = None
+    galaxies: pd.DataFrame | None = None
+
+
+def _by_id(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    keyed = frame.set_index(frame[id_column(frame)].astype("string").to_numpy())
+    return keyed.loc[ids]
+
+
+def compare_hard_soft(
+    volunteers: pd.DataFrame,
+    soft: pd.DataFrame,
+    hard: pd.DataFrame,
+    task_name: str,
+    *,
+    truth: pd.DataFrame | None = None,
+    ranking_class: str = "spiral",
+    min_gap: float = 0.2,
+    n_bins: int = 10,
+) -> Comparison:
+    """Compare a hard-label model and the vote-count model on the galaxies all three tables share.
+
+    ``volunteers``: GZD-5 catalogue rows (with ``iauname``); ``soft``: the vote-count
+    model's predicted fractions (``predictions.csv`` of a vote-count run, or
+    :func:`galaxy_utils.votes.prediction_table`); ``hard``: the hard model's ``p_<class>``
+    per galaxy (``predictions.csv`` of a hard run, ``galaxy-utils predict``, or
+    :func:`hard_probabilities`; an extra 'uncertain' output is dropped and the rest
+    renormalised). Only galaxies neither model trained on belong here: see
+    :func:`shared_test_ids`. ``truth``: the mock survey's ``truth.csv``.
+
+    Ranking: on galaxies the volunteers left 'uncertain', the volunteers' confidence in
+    ``ranking_class`` against the soft model's confidence in it (same mapping, before
+    normalising) and the hard model's probability of it; pairs at least ``min_gap`` apart
+    (0.2: a 55% spiral against a 30% one counts). Calibration: ``n_bins`` equal bins.
+    """
+    classes = labels_module.class_names(task_name)
+    hard_columns = [f"p_{c}" for c in classes]
+    ids = pd.Index(volunteers[id_column(volunteers)].astype("string").to_numpy())
+    for frame in (soft, hard):
+        ids = ids.intersection(pd.Index(frame[id_column(frame)].astype("string").to_numpy()), sort=False)
+    if ids.has_duplicates:
+        raise ValueError("duplicated galaxy ids: compare one row per galaxy")
+    missing = [c for c in hard_columns if c not in hard.columns]
+    if missing:
+        raise ValueError(f"the hard model's table lacks {', '.join(missing)}: is it a {task_name} model?")
+    vol = _by_id(volunteers, ids)
+    vol.attrs = dict(volunteers.attrs)
+    soft_rows = _by_id(soft, ids)
+    soft_rows.attrs["format"] = GENERIC
+    volunteer_confidences, volunteer_label = labels_from_fractions(vol, task_name)
+    soft_confidences, soft_label = labels_from_fractions(soft_rows, task_name)
+    probabilities = {
+        HARD: normalise(_by_id(hard, ids)[hard_columns]),
+        SOFT: class_probabilities(soft_confidences, task_name),
+    }
+    references = {VOLUNTEERS: volunteer_label.to_numpy(dtype=object)}
+    if truth is not None:
+        references[TRUTH] = truth_labels(truth, task_name, ids).to_numpy(dtype=object)
+
+    rows, reliability = [], {}
+
+    def add(model, reference, galaxies, metric, value, n):
+        rows.append((task_name, model, reference, galaxies, metric, float(value), int(n)))
+
+    soft_label_values = soft_label.to_numpy(dtype=object)
+    for reference, labels in references.items():
+        known = in_classes(labels, classes)
+        y_true = np.array([classes.index(c) for c in labels[known]], dtype=int)
+        galaxies = "confident" if reference == VOLUNTEERS else "with a true class"
+        for model, probs in probabilities.items():
+            p = probs[known]
+            accuracy = float(np.mean(p.argmax(axis=1) == y_true)) if len(y_true) else float("nan")
+            add(model, reference, galaxies, "accuracy", accuracy, len(y_true))
+            add(model, reference, galaxies, "ece", expected_calibration_error(y_true, p, n_bins), len(y_true))
+            reliability[(model, reference)] = reliability_table(y_true, p, n_bins)
+        decided = known & in_classes(soft_label_values, classes)
+        add(SOFT, reference, galaxies, "thresholded_coverage", decided.sum() / known.sum() if known.any() else np.nan,
+            known.sum())
+        add(SOFT, reference, galaxies, "thresholded_accuracy",
+            np.mean(soft_label_values[decided] == labels[decided]) if decided.any() else np.nan, decided.sum())
+
+    uncertain = references[VOLUNTEERS] == labels_module.UNCERTAIN
+    column = f"p_{ranking_class}"
+    ranking = pd.DataFrame(
+        {
+            "iauname": ids[uncertain],
+            f"volunteers_{column}": volunteer_confidences[column].to_numpy()[uncertain],
+            f"{HARD}_{column}": probabilities[HARD][uncertain, classes.index(ranking_class)],
+            f"{SOFT}_{column}": soft_confidences[column].to_numpy()[uncertain],
+        }
+    )
+    for model in (HARD, SOFT):
+        scores = ranking_scores(ranking[f"volunteers_{column}"], ranking[f"{model}_{column}"], min_gap=min_gap)
+        add(model, VOLUNTEERS, "uncertain", f"spearman_{ranking_class}", scores["spearman"], scores["n"])
+        add(model, VOLUNTEERS, "uncertain", f"pairs_ordered_{ranking_class}_gap{min_gap:g}", scores["pairs_ordered"],
+            scores["pairs"])
+    galaxies = pd.DataFrame(
+        {
+            "iauname": ids,
+            "volunteers_label": references[VOLUNTEERS],
+            "soft_label": soft_label_values,
+            "soft_argmax": np.asarray(classes, dtype=object)[probabilities[SOFT].argmax(axis=1)],
+            "hard_argmax": np.asarray(classes, dtype=object)[probabilities[HARD].argmax(axis=1)],
+        }
+    )
+    if TRUTH in references:
+        galaxies["true_class"] = references[TRUTH]
+    table = pd.DataFrame(rows, columns=["task", "model", "reference", "galaxies", "metric", "value", "n"])
+    return Comparison(table, reliability, ranking, galaxies)
+
+
+# --------------------------------------------------------------------------------------
+# Which galaxies, and the hard model's predictions on them
+# --------------------------------------------------------------------------------------
+
+
+def split_ids(run_dir: str | Path, split: str) -> set[str]:
+    """Galaxy ids of one split (``train``, ``validation``, ``test``) of a run folder."""
+    frame = pd.read_csv(Path(run_dir) / "splits" / f"{split}.csv", dtype={"iauname": "string"})
+    return set(frame[id_column(frame)].astype(str))
+
+
+def shared_test_ids(soft_run: str | Path, *hard_runs: str | Path) -> list[str]:
+    """Test galaxies of the vote-count run that no run trained or validated on (sorted).
+
+    Give the vote-count run the hard runs' test galaxies
+    (``train_vote_counts(..., held_out_ids=...)``) so they are all among these.
+    """
+    trained: set[str] = set()
+    for run in (soft_run, *hard_runs):
+        trained |= split_ids(run, "train") | split_ids(run, "validation")
+    return sorted(split_ids(soft_run, "test") - trained)
+
+
+def hard_probabilities(
+    run_dir: str | Path, frame: pd.DataFrame, *, cache_dir=None, batch_size: int = 64
+) -> pd.DataFrame:
+    """A hard-label run's class probabilities on the galaxies of ``frame`` (``file_loc``
+    resolved): id and ``p_<class>``, for the galaxies whose image could be read."""
+    import keras
+
+    from .images import ImageSpec
+    from .training import MODEL_FILE, read_run
+    from .votes import predict_frame
+
+    run = read_run(run_dir)
+    model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
+    probabilities, readable = predict_frame(model, frame, ImageSpec(**run["image_spec"]), cache_dir=cache_dir,
+                                            batch_size=batch_size)
+    ids = id_column(frame)
+    table = pd.DataFrame({ids: readable[ids].astype("string").to_numpy()})
+    for i, name in enumerate(run["classes"]):
+        table[f"p_{name}"] = probabilities[:, i]
+    return table

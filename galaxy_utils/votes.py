@@ -1,0 +1,636 @@
+"""Train on the votes themselves: every GZD-5 question at once, with a Dirichlet-multinomial
+likelihood per question (Walmsley et al. 2022, the Zoobot recipe).
+
+The hard-label models learn a class chosen by a threshold; a galaxy with 55% of
+volunteers saying "spiral" and one with 30% are both 'uncertain' and never trained on.
+Here the model predicts, for every question ``q`` and answer ``a``, a Dirichlet
+concentration ``alpha_qa > 0``; the volunteers' counts ``k_q`` (``N_q`` votes in all) are
+a draw from the Dirichlet-multinomial
+
+    p(k_q | alpha_q) = N_q! / prod_a k_qa!  *  Gamma(A_q) / Gamma(N_q + A_q)
+                       * prod_a Gamma(k_qa + alpha_qa) / Gamma(alpha_qa),   A_q = sum_a alpha_qa,
+
+and the loss of a galaxy is ``-sum_q log p(k_q | alpha_q)``. A question nobody was asked
+(``N_q = 0``) has likelihood 1 and contributes exactly 0, so the tree's branches need no
+masking elsewhere; counts are counts (0 where not asked, never NaN: see
+:class:`galaxy_utils.labels.SoftTargets`). The predicted vote fraction of an answer is the
+Dirichlet mean ``alpha_qa / A_q``; ``A_q`` says how sure the model is.
+
+Concentrations are ``1 + 99 * sigmoid(x)``, in [1, 100] as in Zoobot: bounded, so a
+confident but wrong head costs a finite loss, and at least 1, so the predicted Dirichlet
+never piles its mass on the corners of the simplex.
+
+Derived hard classes come from the predicted fractions through the *same* mapping as the
+volunteers' labels (:func:`galaxy_utils.labels.class_confidences` and the thresholds), so
+hard and soft models are compared on equal terms (:mod:`galaxy_utils.comparison`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from . import labels as labels_module
+from . import tree
+from .catalogue import (
+    DEFAULT_MIN_VOTES,
+    FILE_COLUMN,
+    GENERIC,
+    GZD5,
+    CatalogueError,
+    PreprocessingLog,
+    catalogue_format,
+    drop_missing_labels,
+    filter_by_total_votes,
+    id_column,
+    read_catalogue,
+    resolve_images,
+)
+from .comparison import class_probabilities, in_classes, labels_from_fractions, truth_labels
+from .evaluation import classification_metrics
+from .profiles import VOTE_COUNTS, Profile
+from .profiles import profile as get_profile
+
+MIN_CONCENTRATION = 1.0
+MAX_CONCENTRATION = 100.0
+
+CONFIDENT_FRACTION = 0.8
+"""A question's volunteers are *confident* when one answer has at least this fraction..."""
+CONFIDENT_VOTES = 5
+"""...of at least this many votes (4 of 5 at the GZD-5 minimum of five classifications)."""
+WELL_SAMPLED = 0.5
+"""A question is *well sampled* on a galaxy when at least this share of the galaxy's
+volunteers reached it (Walmsley et al. 2022 use the same 50% cut for their per-question
+figures): the fractions of a question two of forty people reached are mostly noise."""
+
+DERIVED_TASKS = (labels_module.FOUR_CLASS, labels_module.THREE_CLASS)
+PREDICTIONS_FILE = "predictions.csv"
+
+
+# --------------------------------------------------------------------------------------
+# The answer layout
+# --------------------------------------------------------------------------------------
+
+
+def _questions(questions=None) -> tuple[tree.Question, ...]:
+    if questions is None:
+        return tree.QUESTIONS
+    return tuple(tree.question(q) if isinstance(q, str) else q for q in questions)
+
+
+def answer_slices(questions=None) -> dict[str, slice]:
+    """Each question's columns in the concatenated (N, 34) count / concentration vector, in
+    the order of :func:`galaxy_utils.labels.soft_targets` (the catalogue's order)."""
+    slices, start = {}, 0
+    for q in _questions(questions):
+        slices[q.name] = slice(start, start + len(q.answers))
+        start += len(q.answers)
+    return slices
+
+
+def fraction_columns(questions=None) -> list[str]:
+    """The GZD-5 fraction columns, one per model output, in output order."""
+    return [c for q in _questions(questions) for c in q.fraction_columns]
+
+
+# --------------------------------------------------------------------------------------
+# The loss
+# --------------------------------------------------------------------------------------
+
+
+def dirichlet_multinomial_log_likelihood(counts, concentrations):
+    """``log p(counts | concentrations)`` of one question, over the last axis.
+
+    ``counts`` (..., K) are vote counts, ``concentrations`` (..., K) positive. Returns
+    (...,): exactly 0 where the question got no votes. The multinomial coefficient
+    ``N! / prod k!`` is included (it does not depend on the model, so it changes the loss
+    value, not its gradients) so the value is a true log-probability. A question with any
+    non-finite count is treated as not asked (the input pipeline refuses such targets;
+    this only keeps a NaN from reaching the gradients).
+    """
+    import tensorflow as tf
+
+    alpha = tf.convert_to_tensor(concentrations)
+    counts = tf.cast(counts, alpha.dtype)
+    finite = tf.reduce_all(tf.math.is_finite(counts), axis=-1)
+    counts = tf.where(tf.math.is_finite(counts), counts, tf.zeros_like(counts))
+    total = tf.reduce_sum(counts, axis=-1)
+    alpha_total = tf.reduce_sum(alpha, axis=-1)
+    log_coefficient = tf.math.lgamma(total + 1.0) - tf.reduce_sum(tf.math.lgamma(counts + 1.0), axis=-1)
+    log_ratio = (
+        tf.math.lgamma(alpha_total)
+        - tf.math.lgamma(total + alpha_total)
+        + tf.reduce_sum(tf.math.lgamma(counts + alpha) - tf.math.lgamma(alpha), axis=-1)
+    )
+    log_likelihood = log_coefficient + log_ratio
+    asked = finite & (total > 0)
+    return tf.where(asked, log_likelihood, tf.zeros_like(log_likelihood))
+
+
+def question_log_likelihoods(counts, concentrations, questions=None):
+    """(N, n_questions) log-likelihoods of every question, from the concatenated vectors."""
+    import tensorflow as tf
+
+    alpha = tf.convert_to_tensor(concentrations)
+    counts = tf.convert_to_tensor(counts)
+    columns = [
+        dirichlet_multinomial_log_likelihood(counts[..., s], alpha[..., s]) for s in answer_slices(questions).values()
+    ]
+    return tf.stack(columns, axis=-1)
+
+
+def vote_count_loss(counts, concentrations, questions=None):
+    """Per-galaxy loss: the negative log-likelihood summed over questions, shape (N,)."""
+    import tensorflow as tf
+
+    return -tf.reduce_sum(question_log_likelihoods(counts, concentrations, questions), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="galaxy_utils")
+class DirichletMultinomialLoss(keras.losses.Loss):
+    """Keras loss: ``y_true`` the (N, 34) vote counts, ``y_pred`` the (N, 34) concentrations;
+    the mean over the batch of :func:`vote_count_loss`."""
+
+    def __init__(self, questions: Sequence[str] | None = None, name: str = "dirichlet_multinomial", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.questions = [q.name for q in _questions(questions)]
+
+    def call(self, y_true, y_pred):
+        return vote_count_loss(y_true, y_pred, self.questions)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "questions": list(self.questions)}
+
+
+# --------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------
+
+
+def build_vote_model(
+    architecture: str,
+    input_shape: tuple[int, int, int],
+    *,
+    learning_rate: float,
+    questions=None,
+) -> keras.Model:
+    """A compiled model: the body of a published CNN, one Dirichlet head per question.
+
+    The body is the chosen architecture of :mod:`galaxy_utils.models` without its softmax
+    layer (fresh copies of its layers); each question gets a ``Dense`` layer named after it
+    (sigmoid, rescaled to [1, 100] by a layer named ``<question>_concentration``), and the
+    heads are concatenated, in :func:`answer_slices` order, into the single output
+    ``concentrations`` of shape (N, 34) for the ten GZD-5 questions.
+    """
+    from .models import ARCHITECTURES
+
+    try:
+        body = ARCHITECTURES[architecture](input_shape, 1)
+    except KeyError:
+        raise KeyError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}") from None
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for layer in body.layers[:-1]:
+        # A fresh layer from the config: the body's own layers are already wired to its
+        # input, and a layer with two graphs has no single ``output`` (Grad-CAM needs one).
+        x = type(layer).from_config(layer.get_config())(x)
+    heads = []
+    for q in _questions(questions):
+        head = keras.layers.Dense(len(q.answers), activation="sigmoid", name=q.name)(x)
+        heads.append(
+            keras.layers.Rescaling(
+                MAX_CONCENTRATION - MIN_CONCENTRATION, offset=MIN_CONCENTRATION, name=f"{q.name}_concentration"
+            )(head)
+        )
+    outputs = keras.layers.Concatenate(name="concentrations")(heads) if len(heads) > 1 else heads[0]
+    model = keras.Model(inputs, outputs, name=f"vote_counts_{architecture.replace('-', '_')}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=DirichletMultinomialLoss([q.name for q in _questions(questions)]),
+    )
+    return model
+
+
+def predicted_fractions(concentrations, questions=None) -> np.ndarray:
+    """Expected vote fractions ``alpha / sum(alpha)`` per question, same shape as the input."""
+    alpha = np.asarray(concentrations, dtype=float)
+    fractions = np.empty_like(alpha)
+    for s in answer_slices(questions).values():
+        fractions[..., s] = alpha[..., s] / alpha[..., s].sum(axis=-1, keepdims=True)
+    return fractions
+
+
+def fraction_table(concentrations, index=None, questions=None) -> pd.DataFrame:
+    """Predicted fractions as a catalogue-like table: one GZD-5 ``<question>_<answer>_fraction``
+    column per answer, so :func:`galaxy_utils.labels.class_confidences` reads it as it reads
+    volunteers' fractions (marked as a generic catalogue: every question has a fraction)."""
+    table = pd.DataFrame(predicted_fractions(concentrations, questions), columns=fraction_columns(questions),
+                         index=index)
+    table.attrs["format"] = GENERIC
+    return table
+
+
+# --------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------
+
+
+def question_metrics(
+    volunteers: pd.DataFrame,
+    predicted: pd.DataFrame,
+    *,
+    confident_fraction: float = CONFIDENT_FRACTION,
+    confident_votes: int = CONFIDENT_VOTES,
+    well_sampled: float = WELL_SAMPLED,
+) -> pd.DataFrame:
+    """Per question: how close the predicted vote fractions are to the volunteers'.
+
+    ``volunteers`` is a GZD-5 catalogue, ``predicted`` a :func:`fraction_table` with the
+    same index. Columns:
+
+    * ``mae``: mean absolute error of the fractions, averaged over the question's answers,
+      then over the galaxies where the question was asked (at least one vote), each galaxy
+      weighing the same (``n_asked`` of them);
+    * ``mae_well_sampled`` over the galaxies where at least ``well_sampled`` of the
+      galaxy's volunteers reached the question (``n_well_sampled``);
+    * ``confident_accuracy``: how often the most-predicted answer is the volunteers' answer
+      on galaxies where that answer got at least ``confident_fraction`` of at least
+      ``confident_votes`` votes (``n_confident``); NaN where there are none.
+    """
+    soft = labels_module.soft_targets(volunteers)
+    if not predicted.index.equals(volunteers.index):
+        raise ValueError("predicted and volunteers must share one index (the same galaxies in the same order)")
+    everyone = soft.totals[tree.QUESTIONS[0].name].to_numpy(dtype=float)
+    rows = []
+    for q in tree.QUESTIONS:
+        if not set(q.fraction_columns) <= set(predicted.columns):
+            continue
+        total = soft.totals[q.name].to_numpy(dtype=float)
+        truth = soft.fractions[q.count_columns].to_numpy(dtype=float)
+        guess = predicted[q.fraction_columns].to_numpy(dtype=float)
+        asked = total > 0
+        well = asked & (total >= well_sampled * everyone)
+        error = np.abs(guess - np.nan_to_num(truth)).mean(axis=1)
+        top = np.nan_to_num(truth).max(axis=1)
+        confident = asked & (total >= confident_votes) & (top >= confident_fraction - 1e-9)
+        correct = guess.argmax(axis=1) == np.nan_to_num(truth).argmax(axis=1)
+        rows.append(
+            {
+                "question": q.name,
+                "n_asked": int(asked.sum()),
+                "mae": float(error[asked].mean()) if asked.any() else float("nan"),
+                "n_well_sampled": int(well.sum()),
+                "mae_well_sampled": float(error[well].mean()) if well.any() else float("nan"),
+                "n_confident": int(confident.sum()),
+                "confident_accuracy": float(correct[confident].mean()) if confident.any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("question")
+
+
+def derived_class_metrics(
+    volunteers: pd.DataFrame, predicted: pd.DataFrame, task_name: str, truth: pd.DataFrame | None = None
+) -> dict:
+    """The four- or three-class labels the predicted fractions give, against the volunteers'
+    labels (and the truth when given), both made by the same mapping.
+
+    * ``agreement``: derived label == volunteers' label over all galaxies, 'uncertain' and
+      'artifact' included (the mapping as a whole);
+    * ``volunteers``: on galaxies the volunteers gave a class of the task,
+      :func:`galaxy_utils.evaluation.classification_metrics` of the class probabilities of
+      :func:`galaxy_utils.comparison.class_probabilities` (argmax: always decides), plus
+      ``coverage`` (share the thresholded mapping decides rather than calling uncertain)
+      and ``accuracy_when_decided``;
+    * ``truth``: the same against the mock survey's true morphology, on galaxies whose
+      morphology is a class of the task (:func:`galaxy_utils.comparison.truth_labels`).
+    """
+    classes = labels_module.class_names(task_name)
+    _, volunteer_label = labels_from_fractions(volunteers, task_name)
+    confidences, label = labels_from_fractions(predicted, task_name)
+    probabilities = class_probabilities(confidences, task_name)
+    volunteer_label = volunteer_label.to_numpy(dtype=object)
+    label = label.to_numpy(dtype=object)
+    result = {
+        "classes": classes,
+        "n": int(len(label)),
+        "agreement": float(np.mean(label == volunteer_label)) if len(label) else float("nan"),
+        "volunteer_label_counts": pd.Series(volunteer_label).value_counts().astype(int).to_dict(),
+        "derived_label_counts": pd.Series(label).value_counts().astype(int).to_dict(),
+    }
+    references = {"volunteers": volunteer_label}
+    if truth is not None:
+        references["truth"] = truth_labels(truth, task_name, ids=volunteers[id_column(volunteers)]).to_numpy(
+            dtype=object
+        )
+    for name, reference in references.items():
+        known = in_classes(reference, classes)
+        y_true = np.array([classes.index(c) for c in reference[known]], dtype=int)
+        # classification_metrics needs at least one galaxy (scikit-learn refuses none)
+        scores = (classification_metrics(y_true, probabilities[known], classes) if known.any()
+                  else {"n": 0, "accuracy": float("nan"), "classes": classes})
+        decided = known & in_classes(label, classes)
+        scores["coverage"] = float(decided.sum() / known.sum()) if known.any() else float("nan")
+        scores["accuracy_when_decided"] = (
+            float(np.mean(label[decided] == reference[decided])) if decided.any() else float("nan")
+        )
+        result[name] = scores
+    return result
+
+
+def vote_metrics(
+    volunteers: pd.DataFrame, concentrations, truth: pd.DataFrame | None = None, **question_options
+) -> dict:
+    """Everything :func:`train_vote_counts` writes for one split: the loss, per-question
+    fraction errors and confident accuracies, and the derived four- and three-class scores."""
+    soft = labels_module.soft_targets(volunteers)
+    predicted = fraction_table(concentrations, index=volunteers.index)
+    per_question = question_metrics(volunteers, predicted, **question_options)
+    loss = np.asarray(vote_count_loss(soft.counts.to_numpy(dtype=np.float32), np.asarray(concentrations, np.float32)))
+    return {
+        "n": int(len(volunteers)),
+        "loss": float(np.mean(loss)) if len(volunteers) else float("nan"),
+        "mean_mae": float(per_question["mae"].mean()),
+        "questions": json.loads(per_question.to_json(orient="index")),
+        "derived": {task: derived_class_metrics(volunteers, predicted, task, truth) for task in DERIVED_TASKS},
+    }
+
+
+def _number(value, digits: int = 3) -> str:
+    """A figure for printing; '-' for a missing one (NaN, or null in metrics.json)."""
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def format_metrics(metrics: dict) -> str:
+    """A few lines for the command line: per-question MAE and accuracy, derived classes."""
+    lines = [f"vote counts ({metrics.get('profile')}): {metrics['n']} test galaxies, "
+             f"loss {_number(metrics['loss'], 2)}, mean fraction MAE {_number(metrics['mean_mae'])}"]
+    for name, q in metrics["questions"].items():
+        lines.append(f"  {name:<20} MAE {_number(q['mae']):>5} (n {q['n_asked']:>5})  "
+                     f"confident accuracy {_number(q['confident_accuracy']):>5} (n {q['n_confident']})")
+    for task, derived in metrics["derived"].items():
+        for reference in ("volunteers", "truth"):
+            if reference in derived:
+                scores = derived[reference]
+                lines.append(f"  derived {task} vs {reference}: accuracy {_number(scores['accuracy'])} on "
+                             f"{scores['n']}, thresholded coverage {_number(scores['coverage'])}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Prediction and training
+# --------------------------------------------------------------------------------------
+
+
+def predict_frame(model, frame: pd.DataFrame, spec, *, cache_dir=None, batch_size: int = 64):
+    """Run ``model`` on every galaxy of ``frame`` (``file_loc`` resolved), in order.
+
+    Returns ``(outputs, readable)``: the model's outputs for the galaxies whose image could
+    be read, and those rows of ``frame``; the rest are skipped with a warning.
+    """
+    from .dataset import make_dataset
+    from .training import _known_keras_warnings
+
+    skipped: list[dict] = []
+    dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
+                           skipped=skipped)
+    with _known_keras_warnings():
+        outputs = model.predict(dataset, verbose=0)
+    unreadable = {row["id"] for row in skipped}
+    readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
+    return np.asarray(outputs), readable
+
+
+def prediction_table(frame: pd.DataFrame, concentrations) -> pd.DataFrame:
+    """One row per galaxy: id, ``file_loc``, predicted fraction columns, derived labels."""
+    ids = id_column(frame)
+    predicted = fraction_table(concentrations, index=frame.index)
+    table = pd.concat([frame[[ids, FILE_COLUMN]], predicted], axis=1)
+    for task in DERIVED_TASKS:
+        table[f"{task}_label"] = labels_from_fractions(predicted, task)[1]
+    return table.reset_index(drop=True)
+
+
+def prepare_vote_catalogue(
+    catalogue: pd.DataFrame, image_root, *, min_votes: int = DEFAULT_MIN_VOTES, verify: str = "verify"
+) -> tuple[pd.DataFrame, PreprocessingLog]:
+    """The cleaning steps that make sense without classes: the vote-count filter, galaxies
+    with an empty fraction where a question was asked, and missing or broken images."""
+    if catalogue_format(catalogue) != GZD5:
+        raise CatalogueError("vote-count training needs a GZD-5 catalogue: only GZD-5 has every question's counts")
+    log = PreprocessingLog()
+    catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
+    catalogue = log.apply(drop_missing_labels, catalogue, fraction_columns(), unasked="keep")
+    catalogue = log.apply(resolve_images, catalogue, image_root, verify=verify)
+    return catalogue.reset_index(drop=True), log
+
+
+def split_votes(
+    catalogue: pd.DataFrame, prof: Profile, *, seed: int, held_out_ids: Iterable[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Train / validation / test of original galaxies, by :func:`galaxy_utils.dataset.split_catalogue`
+    (plain random: there are no classes to stratify by).
+
+    Galaxies named in ``held_out_ids`` (say, a hard-label run's test split) all go to the
+    test split, so both models can be scored on them; the others are capped at the
+    profile's ``max_galaxies`` (seeded) and split by its fractions.
+    """
+    from .dataset import split_catalogue
+
+    ids = catalogue[id_column(catalogue)].astype("string")
+    forced = ids.isin(set(map(str, held_out_ids or ()))).to_numpy()
+    rest = catalogue[~forced]
+    if prof.max_galaxies is not None and len(rest) > prof.max_galaxies:
+        rng = np.random.default_rng(seed)
+        rest = rest.iloc[np.sort(rng.choice(len(rest), prof.max_galaxies, replace=False))]
+    train, validation, test = split_catalogue(rest, prof.val_fraction, prof.test_fraction, seed, stratify=None)
+    test = pd.concat([test, catalogue[forced]]).sort_index()
+    return {"train": train, "validation": validation, "test": test}
+
+
+def _json_safe(value):
+    """``value`` with every NaN or infinity replaced by None (null: strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def read_truth(path) -> pd.DataFrame:
+    """The mock survey's ``truth.csv`` (``iauname``, ``morphology``, ...)."""
+    return pd.read_csv(path, dtype={tree.ID_COLUMN: "string"})
+
+
+def train_vote_counts(
+    catalog: str | Path,
+    image_root: str | Path,
+    profile_name: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    strategy: str = "auto",
+    cache_dir: str | Path | None = None,
+    verbose: int = 2,
+    held_out_ids: Iterable[str] | None = None,
+    truth: str | Path | None = "auto",
+    min_votes: int = DEFAULT_MIN_VOTES,
+    extra_callbacks: list | None = None,
+) -> dict:
+    """Train the vote-count model with a ``vote-counts`` profile into the run folder ``out``.
+
+    The run folder follows :func:`galaxy_utils.training.train`: ``run.json``,
+    ``history.csv``, ``model.keras`` (the best epoch by validation loss), ``metrics.json``
+    (:func:`vote_metrics` of the test split at the top level, of the validation split under
+    ``validation``; a figure that cannot be computed, such as an accuracy on no galaxies,
+    is null), ``predictions.csv`` (:func:`prediction_table` of the test split),
+    ``splits/*.csv`` and ``backup/``. An interrupted run resumes from its last finished
+    epoch; a finished run returns its metrics; a folder holding another run is refused.
+
+    ``held_out_ids`` go to the test split (:func:`split_votes`). ``truth``: the mock
+    survey's ``truth.csv``; ``'auto'`` uses one beside the catalogue if there is one, and
+    ``None`` scores against volunteers only.
+    """
+    import tensorflow as tf
+
+    from .dataset import make_dataset
+    from .images import ImageSpec
+    from .training import (
+        HISTORY_FILE,
+        METRICS_FILE,
+        MODEL_FILE,
+        RUN_FILE,
+        _file_sha1,
+        _known_keras_warnings,
+        _versions,
+        make_strategy,
+        read_history,
+        read_run,
+    )
+
+    prof = get_profile(VOTE_COUNTS, profile_name)
+    out = Path(out)
+    held_out = sorted(map(str, held_out_ids)) if held_out_ids is not None else None
+    fingerprint = {
+        "task": VOTE_COUNTS, "profile": prof.to_dict(), "seed": seed, "min_votes": min_votes,
+        "catalog_sha1": _file_sha1(catalog),
+        "held_out_sha1": None if held_out is None else hashlib.sha1("\n".join(held_out).encode()).hexdigest(),
+    }
+    if (out / RUN_FILE).exists():
+        previous = read_run(out)
+        if previous.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{out} holds another run ({previous.get('task')}, profile "
+                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
+                "or another catalogue); choose another --out, or delete the folder to retrain"
+            )
+        if (out / METRICS_FILE).exists() and previous.get("finished"):
+            return json.loads((out / METRICS_FILE).read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
+    if truth == "auto":
+        candidate = Path(catalog).parent / "truth.csv"
+        truth = candidate if candidate.is_file() else None
+    truth_table = read_truth(truth) if truth is not None else None
+    started = time.time()
+
+    keras.utils.set_random_seed(seed)
+    catalogue = read_catalogue(catalog)
+    prepared, log = prepare_vote_catalogue(catalogue, image_root, min_votes=min_votes)
+    splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)
+    (out / "splits").mkdir(exist_ok=True)
+    for name, frame in splits.items():
+        frame.to_csv(out / "splits" / f"{name}.csv", index=False)
+
+    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
+    datasets = {
+        name: make_dataset(
+            splits[name], None, spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
+            augment=prof.random_augment and name == "train", cache_dir=cache_dir,
+            targets=labels_module.soft_targets(splits[name]).counts.to_numpy(dtype=np.int32),
+        )
+        for name in ("train", "validation")
+    }
+    held_ids = set(held_out or ())
+    run = {
+        "fingerprint": fingerprint,
+        "finished": False,
+        "task": VOTE_COUNTS,
+        "profile": prof.to_dict(),
+        "seed": seed,
+        "questions": {q.name: list(q.answers) for q in tree.QUESTIONS},
+        "outputs": fraction_columns(),
+        "image_spec": asdict(spec),
+        "catalog": str(catalog),
+        "catalog_format": catalogue.attrs.get("format"),
+        "truth": None if truth is None else str(truth),
+        "preprocessing": log.table().to_dict(orient="records"),
+        "split_sizes": {name: int(len(frame)) for name, frame in splits.items()},
+        "held_out_ids": None if held_out is None else {
+            "given": len(held_ids),
+            "in_test_split": int(splits["test"][id_column(prepared)].astype("string").isin(held_ids).sum()),
+        },
+        "held_out_split": "test",
+        "versions": _versions(),
+    }
+    dist = make_strategy(strategy)
+    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    history = read_history(out)
+    with dist.scope():
+        model = build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(out / MODEL_FILE), monitor="val_loss", mode="min", save_best_only=True,
+            initial_value_threshold=float(history["val_loss"].min()) if len(history) else None,
+        ),
+        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
+    ]
+    callbacks += list(extra_callbacks or [])
+    if prof.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=prof.early_stopping_patience)
+        )
+    fit_started = time.time()
+    with _known_keras_warnings():
+        model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
+                  callbacks=callbacks, verbose=verbose)
+    run["fit_seconds"] = round(time.time() - fit_started, 1)
+
+    best = keras.models.load_model(out / MODEL_FILE)
+    metrics, unreadable = {}, []
+    for name in ("validation", "test"):
+        concentrations, readable = predict_frame(best, splits[name], spec, cache_dir=cache_dir,
+                                                 batch_size=prof.batch_size)
+        unreadable += sorted(set(splits[name][id_column(readable)].astype(str)) - set(readable[id_column(readable)]))
+        metrics[name] = vote_metrics(readable, concentrations, truth_table)
+        if name == "test":
+            prediction_table(readable, concentrations).to_csv(out / PREDICTIONS_FILE, index=False)
+    metrics = {**metrics["test"], "validation": metrics["validation"]}
+    metrics.update(
+        split="test", task=VOTE_COUNTS, profile=profile_name, seed=seed, unreadable_images=unreadable,
+        definitions={
+            "confident_fraction": CONFIDENT_FRACTION, "confident_votes": CONFIDENT_VOTES,
+            "well_sampled": WELL_SAMPLED, "truth": run["truth"],
+        },
+    )
+    metrics = _json_safe(metrics)
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False))
+    run["epochs_run"] = int(len(read_history(out)))
+    run["total_seconds"] = round(time.time() - started, 1)
+    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
+    run["finished"] = True
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    return metrics
