@@ -103,6 +103,28 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from .config import settings
+    from .report import make_figures
+
+    s = settings(args.data, args.profile)
+    manifest = make_figures(s, Path(args.out) if args.out else None)
+    print(f"wrote {len(manifest)} figures and index.json to {args.out or s.figures_dir}")
+    return 0
+
+
+def _slides(args: argparse.Namespace) -> int:
+    from .slides import ChromiumError, build_slides
+
+    try:
+        paths = build_slides(Path(args.figures), Path(args.out), title=args.title, pdf=not args.no_pdf)
+    except ChromiumError as err:
+        print(f"galaxy-utils slides: error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {paths.n_slides} slides to {paths.html}" + (f" and {paths.pdf}" if paths.pdf else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
     from .labels import TASKS
@@ -171,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")
     p.add_argument("--cache-dir")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("figures", help="redraw every report figure from saved runs (no retraining)")
+    p.add_argument("--data", choices=("mock", "real"), help="default: $GALAXY_CNN_DATA or mock")
+    p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or fast")
+    p.add_argument("--out", help="folder (default: figures/)")
+    p.set_defaults(func=_figures)
+
+    p = sub.add_parser("slides", help="build the slides (HTML deck and PDF) from figures/index.json")
+    p.add_argument("--figures", default="figures", help="folder with the figures and index.json")
+    p.add_argument("--out", default="slides", help="folder for galaxy-cnn.html and galaxy-cnn.pdf")
+    p.add_argument("--title", default="galaxy-cnn")
+    p.add_argument("--no-pdf", action="store_true", help="HTML only (no headless Chromium needed)")
+    p.set_defaults(func=_slides)
     return parser
 
 

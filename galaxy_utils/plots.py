@@ -167,6 +167,23 @@ def _thumbnail_canvas(images, xy, canvas_px: int, thumb_px: int, order) -> np.nd
     return canvas
 
 
+def _mosaic(images, ncols: int, thumb_px: int) -> np.ndarray:
+    """Thumbnails side by side in rows of ``ncols`` (white where the grid is not full)."""
+    from PIL import Image
+
+    nrows = max(1, int(np.ceil(len(images) / ncols)))
+    mosaic = np.ones((nrows * thumb_px, ncols * thumb_px, 3))
+    for k, image in enumerate(images):
+        image = np.asarray(image, dtype=float)
+        image = image / 255.0 if image.max() > 1.0 else image
+        if image.ndim == 2 or image.shape[-1] == 1:
+            image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
+        thumb = np.asarray(Image.fromarray((image * 255).astype(np.uint8)).resize((thumb_px, thumb_px)), float) / 255
+        r, c = divmod(k, ncols)
+        mosaic[r * thumb_px:(r + 1) * thumb_px, c * thumb_px:(c + 1) * thumb_px] = thumb
+    return mosaic
+
+
 def probability_triangle(
     images: Sequence[np.ndarray],
     probabilities: np.ndarray,
@@ -174,36 +191,39 @@ def probability_triangle(
     *,
     canvas_px: int = 1400,
     thumb_px: int = 28,
-    corner_fraction: float = 0.22,
+    corner_galaxies: int = 12,
 ) -> plt.Figure:
     """Galaxies placed by their three predicted probabilities, drawn as thumbnails, with
-    close-ups of the three corners (where the network is most certain)."""
-    if np.asarray(probabilities).shape[1] != 3:
+    close-ups of the three corners: the galaxies the network is surest belong to each class."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    if probabilities.shape[1] != 3:
         raise ValueError("the triangle needs exactly three class probabilities")
     xy = triangle_coordinates(probabilities)
     # Least confident first, so the confident galaxies near the corners stay on top.
-    order = np.argsort(np.asarray(probabilities).max(axis=1))
+    order = np.argsort(probabilities.max(axis=1))
     canvas = _thumbnail_canvas(images, xy, canvas_px, thumb_px, order)
-    fig = plt.figure(figsize=(12, 8))
-    grid = fig.add_gridspec(3, 2, width_ratios=[2.2, 1])
+    fig = plt.figure(figsize=(13, 8))
+    grid = fig.add_gridspec(3, 2, width_ratios=[2.0, 1])
     main = fig.add_subplot(grid[:, 0])
-    main.imshow(canvas)
+    half = thumb_px / 2 / canvas_px  # thumbnails are pasted by their corner: centre them on the point
+    height = canvas.shape[0] / canvas_px
+    main.imshow(canvas, extent=(-half, canvas.shape[1] / canvas_px - half, _SQRT3 / 2 - height + half,
+                                _SQRT3 / 2 + half))
+    main.plot([0, 1, 0.5, 0], [0, 0, _SQRT3 / 2, 0], color="grey", linewidth=1, zorder=0)
+    for (x, y), name, va in zip([(0, 0), (1, 0), (0.5, _SQRT3 / 2)], class_names, ["top", "top", "bottom"],
+                                strict=True):
+        main.text(x, y - 0.04 if va == "top" else y + 0.04, name, ha="center", va=va, fontsize=12, weight="bold")
+    main.set_xlim(-0.08, 1.08)
+    main.set_ylim(-0.1, _SQRT3 / 2 + 0.1)
+    main.set_aspect("equal")
     main.axis("off")
-    corners_px = [(0, canvas_px * _SQRT3 / 2), (canvas_px, canvas_px * _SQRT3 / 2), (canvas_px / 2, 0)]
-    offsets = [(0, 1.0), (0, 1.0), (0, 0)]
-    for (x, y), name, (_, dy) in zip(corners_px, class_names, offsets, strict=True):
-        main.text(x + thumb_px / 2, y + (thumb_px * 2.2 if dy else -thumb_px * 0.6), name,
-                  ha="center", fontsize=12, weight="bold")
-    size = int(corner_fraction * canvas_px)
-    crops = [
-        canvas[-size:, :size],
-        canvas[-size:, -size:],
-        canvas[:size, (canvas.shape[1] - size) // 2:(canvas.shape[1] + size) // 2],
-    ]
-    for k, (crop, name) in enumerate(zip(crops, class_names, strict=True)):
+    main.set_title(f"{len(probabilities)} galaxies placed by their predicted probabilities", fontsize=11)
+    for k, name in enumerate(class_names):
         ax = fig.add_subplot(grid[k, 1])
-        ax.imshow(crop)
-        ax.set_title(f"{name} corner", fontsize=10)
+        best = np.argsort(-probabilities[:, k])[:corner_galaxies]
+        ax.imshow(_mosaic([images[i] for i in best], ncols=6, thumb_px=64))
+        ax.set_title(f"{name} corner (p from {probabilities[best, k].min():.2f} to {probabilities[best, k].max():.2f})",
+                     fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     return fig

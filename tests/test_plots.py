@@ -28,7 +28,7 @@ def test_every_figure_draws_and_saves(tmp_path):
         "curves": plots.learning_curves(history),
         "bars": plots.probability_bars(images[:3], probs[:3], names, true_labels=names, threshold=0.6),
         "coverage": plots.coverage_tradeoff(curve, chosen=0.6),
-        "triangle": plots.probability_triangle(images, probs, names, canvas_px=300, thumb_px=12),
+        "triangle": plots.probability_triangle(images, probs, names, canvas_px=300, thumb_px=12, corner_galaxies=4),
         "tree": plots.decision_tree(),
         "totals": plots.vote_totals(pd.DataFrame({"smooth-or-featured_total-votes": [5, 4, 40, 38, 5]})),
         "counts": plots.class_counts({"spiral": 4, "round": 7}),

@@ -1,0 +1,380 @@
+"""The report: the runs the notebooks make, and every report figure drawn from saved
+artifacts (catalogues and run folders), never from a model in memory.
+
+The notebooks call these functions to show each step; ``galaxy-utils figures`` calls the
+same functions to write ``figures/`` and its manifest, so a figure is defined once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import labels, plots, tree
+from .augmentation import N_VARIANTS, dihedral
+from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
+from .config import Settings
+from .images import ImageSpec, load_image, load_images
+from .prepare import prepare_catalogue
+from .training import read_history, read_predictions, read_run
+
+DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
+
+# Run folders inside Settings.runs_dir.
+FOUR = labels.FOUR_CLASS
+THREE = labels.THREE_CLASS
+FOUR_UNCERTAIN = "four-class-uncertain"
+SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
+BASELINE_FILE = "baseline.json"
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def survey(s: Settings) -> pd.DataFrame:
+    """The whole catalogue with images resolved (``file_loc``), nothing removed but broken images."""
+    catalogue = read_catalogue(s.catalogue_path)
+    return resolve_images(catalogue, s.image_root, verify="exists").catalogue
+
+
+def prepared(s: Settings, task: str, *, keep_uncertain: bool = False):
+    """The cleaned, labelled catalogue of a task and its preprocessing log."""
+    return prepare_catalogue(read_catalogue(s.catalogue_path), s.image_root, task, keep_uncertain=keep_uncertain,
+                             verify="verify")
+
+
+def truth(s: Settings) -> pd.DataFrame | None:
+    return pd.read_csv(s.truth_path, dtype={"iauname": str}) if s.truth_path and s.truth_path.exists() else None
+
+
+DATA_NAMES = {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
+
+
+def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
+    """'mock survey, fast profile' (from the run itself when given): every caption names both."""
+    if run_dir is not None and (Path(run_dir) / "run.json").exists():
+        run = read_run(run_dir)
+        folder = Path(run["catalog"]).parent.name
+        return f"{DATA_NAMES.get(folder, folder)}, {run['profile']['name']} profile"
+    return f"{DATA_NAMES[s.data]}, {s.profile} profile"
+
+
+def best_run(s: Settings, task: str) -> Path:
+    """The faithful run of a task when one was made (results/), else the settings' own run."""
+    from .config import settings
+
+    for candidate in (settings(s.data, "faithful"), s):
+        run_dir = candidate.run_dir(task)
+        if (run_dir / "metrics.json").exists():
+            return run_dir
+    return s.run_dir(task)
+
+
+# -- the survey ------------------------------------------------------------------------
+
+EXAMPLE_ANSWERS = [
+    ("smooth-or-featured", "smooth"), ("smooth-or-featured", "featured-or-disk"), ("smooth-or-featured", "artifact"),
+    ("disk-edge-on", "yes"), ("has-spiral-arms", "yes"), ("bar", "strong"), ("how-rounded", "cigar-shaped"),
+    ("merging", "merger"),
+]
+
+
+def answer_examples(catalogue: pd.DataFrame, *, per_answer: int = 5, min_votes: int = 5):
+    """The galaxies most volunteers gave each answer to (ties broken by more votes)."""
+    rows, titles = [], []
+    for question, answer in EXAMPLE_ANSWERS:
+        fraction = labels.cumulative_fraction(catalogue, question, answer)
+        votes = catalogue[tree.CLASSIFICATIONS_COLUMN]
+        ranked = catalogue.assign(_f=fraction, _v=votes)[votes >= min_votes].sort_values(["_f", "_v"], ascending=False)
+        for _, row in ranked.head(per_answer).iterrows():
+            rows.append(row["file_loc"])
+            titles.append(f"{question}: {answer}\n{row['_f']:.0%} of {int(row['_v'])}")
+    images = load_images(rows, DISPLAY)
+    return plots.show_images(images, titles, ncols=per_answer, size=2.0)
+
+
+def survey_examples(catalogue: pd.DataFrame, *, n: int = 24, seed: int = 0):
+    """A random sample of the survey: what a volunteer (and the CNN) sees."""
+    sample = catalogue.sample(n=min(n, len(catalogue)), random_state=seed)
+    return plots.show_images(load_images(sample["file_loc"], DISPLAY), list(sample[tree.ID_COLUMN]), ncols=8)
+
+
+def truth_versus_volunteers(catalogue_labelled: pd.DataFrame, truth_table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Cross-table of the mock galaxies' true morphology against the volunteers' class."""
+    true_morphology = truth_table.set_index(tree.ID_COLUMN)["morphology"]
+    return pd.crosstab(
+        catalogue_labelled[tree.ID_COLUMN].map(true_morphology).rename("true morphology"),
+        catalogue_labelled[LABEL_COLUMN].rename(f"volunteers' {task} label"),
+    )
+
+
+# -- augmentation ----------------------------------------------------------------------
+
+
+def dihedral_examples(file_loc: str):
+    """The eight rotations-by-90-degrees-and-flips the course project balanced classes with."""
+    image = load_image(file_loc, DISPLAY)
+    names = [f"rotate {90 * (v % 4)}" + (" + flip" if v >= 4 else "") for v in range(N_VARIANTS)]
+    return plots.show_images([dihedral(image, v) for v in range(N_VARIANTS)], names, ncols=8)
+
+
+def random_rotation_examples(file_loc: str, spec: ImageSpec, *, n: int = 8, seed: int = 0):
+    """What the 3-class recipe's network sees of one galaxy over several epochs."""
+    from .augmentation import random_augmentation
+
+    image = load_image(file_loc, spec).astype("float32")[None] / 255.0
+    augment = random_augmentation(seed)
+    views = [np.asarray(augment(image, training=True))[0] for _ in range(n)]
+    titles = ["original"] + [f"epoch {i + 1}" for i in range(n - 1)]
+    return plots.show_images([image[0], *views[: n - 1]], titles, ncols=8)
+
+
+def recipe_steps(file_loc: str):
+    """424x424 RGB -> centre crop 212 -> 64x64 -> greyscale: the 3-class recipe, step by step."""
+    steps = [ImageSpec(424), ImageSpec(212, crop_fraction=0.5), ImageSpec(64, crop_fraction=0.5),
+             ImageSpec(64, crop_fraction=0.5, greyscale=True), ImageSpec(224)]
+    titles = ["original 424x424", "centre crop 212", "shrunk to 64", "greyscale 64 (3-class)", "224x224 (course)"]
+    return plots.show_images([load_image(file_loc, spec) for spec in steps], titles, ncols=5, size=2.4)
+
+
+def balance_table(run_dir: Path) -> pd.DataFrame:
+    """Originals and augmented copies per class of a run's training split."""
+    return pd.DataFrame(read_run(run_dir)["balancing"]).set_index("class")
+
+
+# -- training and results --------------------------------------------------------------
+
+
+def architecture(run_dir: Path):
+    import keras
+
+    run = read_run(run_dir)
+    model = keras.models.load_model(Path(run_dir) / "model.keras")
+    return plots.architecture(model, title=f"{run['task']} CNN ({run['profile']['model']}): "
+                                           f"{model.count_params():,} parameters, input {model.input_shape[1:]}")
+
+
+def learning_curves(run_dir: Path, s: Settings):
+    run = read_run(run_dir)
+    return plots.learning_curves(read_history(run_dir), title=f"{run['task']} ({caption_tag(s, run_dir)})")
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """Held-out accuracy, macro F1 and sizes of several runs, one row each."""
+    rows = []
+    for name, run_dir in run_dirs.items():
+        m, run = metrics(run_dir), read_run(run_dir)
+        rows.append({"run": name, "profile": run["profile"]["name"], "test galaxies": m["n"],
+                     "test accuracy": round(m["accuracy"], 3), "macro F1": round(m["macro_f1"], 3),
+                     "validation accuracy": round(m["validation"]["accuracy"], 3),
+                     "epochs": run.get("epochs_run"), "training seconds": run.get("fit_seconds")})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def confusion(run_dir: Path, s: Settings):
+    m = metrics(run_dir)
+    return plots.confusion_matrix(m["confusion_matrix_normalised"], m["classes"],
+                                  title=f"{read_run(run_dir)['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
+                                        f"test galaxies ({caption_tag(s, run_dir)})")
+
+
+def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
+    """Example test galaxies (some right, some wrong) beside their predicted probabilities."""
+    table, y_true, probabilities, classes = read_predictions(run_dir)
+    rng = np.random.default_rng(seed)
+    wrong = np.flatnonzero(probabilities.argmax(axis=1) != y_true)
+    right = np.flatnonzero(probabilities.argmax(axis=1) == y_true)
+    picks = np.concatenate([rng.permutation(right)[: n - min(2, len(wrong))], rng.permutation(wrong)[:2]])
+    images = load_images(table["file_loc"].iloc[picks], DISPLAY)
+    return plots.probability_bars(images, probabilities[picks], classes,
+                                  true_labels=list(table["true_class"].iloc[picks]), threshold=0.6)
+
+
+def coverage(run_dir: Path, s: Settings):
+    from .evaluation import coverage_curve
+
+    _, y_true, probabilities, _ = read_predictions(run_dir)
+    curve = coverage_curve(y_true, probabilities)
+    return curve, plots.coverage_tradeoff(curve, chosen=0.6,
+                                          title=f"{read_run(run_dir)['task']} ({caption_tag(s, run_dir)})")
+
+
+def accuracy_against_truth(run_dir: Path, truth_table: pd.DataFrame) -> pd.Series:
+    """Test accuracy against the volunteers and against the mock's true morphology."""
+    table, y_true, probabilities, classes = read_predictions(run_dir)
+    task = read_run(run_dir)["task"]
+    true = table[tree.ID_COLUMN].map(labels.true_classes(truth_table, task))
+    predicted = table["predicted_class"]
+    has_truth = true.notna()
+    return pd.Series({
+        "test galaxies": len(table),
+        "accuracy against volunteers": float((predicted == table["true_class"]).mean()),
+        "galaxies with a true class": int(has_truth.sum()),
+        "accuracy against truth": float((predicted[has_truth] == true[has_truth]).mean()),
+        "volunteers against truth": float((table["true_class"][has_truth] == true[has_truth]).mean()),
+    }, name=task)
+
+
+def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
+    """Both models on the four-class model's test galaxies (the course project's second
+    confusion matrix): rows are the volunteers' class, columns the 5-class model's answer."""
+    four, _, _, _ = read_predictions(four_dir)
+    five, _, _, classes = read_predictions(five_dir)
+    merged = four[[tree.ID_COLUMN, "true_class", "predicted_class"]].merge(
+        five[[tree.ID_COLUMN, "predicted_class"]], on=tree.ID_COLUMN, suffixes=("_four", "_five"))
+    return pd.crosstab(merged["true_class"], merged["predicted_class_five"]).reindex(columns=classes, fill_value=0)
+
+
+def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
+    """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
+    table = pd.read_csv(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
+    classes = read_run(run_dir)["classes"]
+    images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
+    return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+
+
+def baseline(run_dir: Path, s: Settings) -> dict:
+    """Fit the pixel baseline on a run's training split and score its test split (saved)."""
+    from .baselines import fit_pixel_baseline, predict_pixel_baseline
+    from .dataset import catalogue_images
+    from .evaluation import classification_metrics
+
+    path = Path(run_dir) / BASELINE_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    run = read_run(run_dir)
+    spec = ImageSpec(**run["image_spec"])
+    classes = run["classes"]
+    splits = {name: pd.read_csv(Path(run_dir) / "splits" / f"{name}.csv", dtype={"iauname": str})
+              for name in ("train", "test")}
+    images = {name: catalogue_images(frame, spec, cache_dir=s.cache_dir) for name, frame in splits.items()}
+    index = {c: i for i, c in enumerate(classes)}
+    model = fit_pixel_baseline(images["train"], splits["train"][LABEL_COLUMN].map(index).to_numpy(), seed=run["seed"])
+    probabilities = predict_pixel_baseline(model, images["test"], len(classes))
+    result = classification_metrics(splits["test"][LABEL_COLUMN].map(index).to_numpy(), probabilities, classes)
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+# -- the figures command ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    name: str
+    section: str
+    title: str
+    caption: str
+
+
+def report_figures() -> list[ReportFigure]:
+    """Every figure of figures/, in report order (the slides follow this order)."""
+    return [
+        ReportFigure("survey_examples", "The survey", "A random sample of the survey",
+                     "Random cutouts of the survey as volunteers see them (424x424 g, r, z colour)."),
+        ReportFigure("answer_examples", "The survey", "What each answer looks like",
+                     "For each answer, the galaxies most volunteers gave it (fraction of all volunteers)."),
+        ReportFigure("decision_tree", "The survey", "The decision tree and the class mapping",
+                     "GZ DECaLS questions; each class is the cumulative vote fraction of the marked answer."),
+        ReportFigure("vote_totals", "The survey", "Classifications per galaxy",
+                     "Volunteers per galaxy: most galaxies near 5, a promoted group near 40."),
+        ReportFigure("class_counts_four", "Labels", "Four-class labels",
+                     "Galaxies per class after cleaning and the 0.6 confidence thresholds."),
+        ReportFigure("class_counts_three", "Labels", "Three-class labels",
+                     "Galaxies whose volunteers agree at least 90% on spiral, round or edge-on."),
+        ReportFigure("recipe_steps", "Augmentation", "From cutout to network input",
+                     "The course recipe resizes to 224x224; the 3-class recipe crops the centre, shrinks, greys."),
+        ReportFigure("dihedral_examples", "Augmentation", "Eight views of one galaxy",
+                     "Rotations by 90 degrees and flips: new training images with the same label."),
+        ReportFigure("class_balance", "Augmentation", "Balancing the training split",
+                     "Original galaxies and rotated or flipped copies per class of the four-class training split."),
+        ReportFigure("architecture_four", "Models", "The course project's CNN",
+                     "Three Conv2D layers, 25% dropout, softmax over four classes; Adam 1e-4."),
+        ReportFigure("architecture_three", "Models", "The 3-class project's CNN",
+                     "Three conv + max-pool blocks, two dense layers with dropout 0.5."),
+        ReportFigure("learning_curves_four", "Results", "Learning curves, four classes",
+                     "Accuracy and loss per epoch."),
+        ReportFigure("learning_curves_three", "Results", "Learning curves, three classes",
+                     "Accuracy and loss per epoch."),
+        ReportFigure("confusion_four", "Results", "Confusion matrix, four classes",
+                     "Rows: volunteers' class; columns: the CNN's. Each row sums to 1 (its diagonal is the recall)."),
+        ReportFigure("confusion_three", "Results", "Confusion matrix, three classes",
+                     "Rows: volunteers' class; columns: the CNN's."),
+        ReportFigure("confusion_uncertain", "Results", "With an 'uncertain' class",
+                     "The five-class model on the four-class model's test galaxies plus held-out uncertain ones."),
+        ReportFigure("probability_bars", "Results", "Predicted probabilities",
+                     "Test galaxies beside the four-class model's softmax output; dashed: the 0.6 threshold."),
+        ReportFigure("coverage_tradeoff", "Results", "Threshold trade-off",
+                     "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
+        ReportFigure("triangle", "Results", "The probability triangle",
+                     "Every survey galaxy placed by the three-class model's probabilities; corners close up."),
+    ]
+
+
+def _figure(name: str, s: Settings):
+    runs = {task: best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN)}
+    if name == "survey_examples":
+        return survey_examples(survey(s))
+    if name == "answer_examples":
+        return answer_examples(survey(s))
+    if name == "decision_tree":
+        return plots.decision_tree()
+    if name == "vote_totals":
+        return plots.vote_totals(read_catalogue(s.catalogue_path))
+    if name in ("class_counts_four", "class_counts_three"):
+        task = FOUR if name.endswith("four") else THREE
+        frame, _ = prepared(s, task)
+        return plots.class_counts(frame[LABEL_COLUMN].value_counts().reindex(labels.class_names(task), fill_value=0),
+                                  title=f"{task} ({caption_tag(s)})")
+    if name in ("recipe_steps", "dihedral_examples"):
+        first = survey(s).sort_values(tree.CLASSIFICATIONS_COLUMN, ascending=False)["file_loc"].iloc[0]
+        return recipe_steps(first) if name == "recipe_steps" else dihedral_examples(first)
+    if name == "class_balance":
+        return plots.stacked_class_counts(balance_table(runs[FOUR]), title=caption_tag(s, runs[FOUR]))
+    if name.startswith("architecture_"):
+        return architecture(runs[FOUR if name.endswith("four") else THREE])
+    if name.startswith("learning_curves_"):
+        return learning_curves(runs[FOUR if name.endswith("four") else THREE], s)
+    if name in ("confusion_four", "confusion_three"):
+        return confusion(runs[FOUR if name.endswith("four") else THREE], s)
+    if name == "confusion_uncertain":
+        return confusion(runs[FOUR_UNCERTAIN], s)
+    if name == "probability_bars":
+        return probability_bars(runs[FOUR])
+    if name == "coverage_tradeoff":
+        return coverage(runs[FOUR], s)[1]
+    if name == "triangle":
+        return triangle(s, runs[THREE])
+    raise KeyError(f"no report figure called {name!r}")
+
+
+def make_figures(s: Settings, out: Path | None = None, names: list[str] | None = None) -> list[dict]:
+    """Draw the report figures from saved artifacts into ``out`` (default figures/) and
+    write ``index.json`` (name, file, title, caption with data and profile, section)."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out or s.figures_dir)
+    wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
+    manifest = []
+    run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
+              "tradeoff": FOUR, "triangle": THREE}
+    for figure in wanted:
+        fig = _figure(figure.name, s)
+        plots.save_fig(fig, figure.name, out)
+        plt.close(fig)
+        task = run_of.get(figure.name.rsplit("_", 1)[-1])
+        from_run = task and not figure.name.startswith("class_counts")
+        tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
+        manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
+                         "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
+    if names is None:
+        (out / "index.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
