@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 MOCK_DIR ?= data/mock
 PROFILE ?= fast
 
-.PHONY: install test run mock prepare lab clean
+.PHONY: install test run mock notebooks figures slides lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,24 +22,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Unit tests, then every notebook under nbval (cells marked NBVAL_CHECK_OUTPUT must match).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The main job on the embedded default: the mock survey, then the cleaned catalogues.
-run: $(STAMP) mock prepare
+# The main job on the embedded default: the mock survey, the notebooks (fast profile, as
+# committed), the report figures and the slides.
+run: mock notebooks figures slides
 
 mock: $(STAMP)
-	$(BIN)/galaxy-utils mock --n $$($(BIN)/python -c "from galaxy_utils.mock import DEFAULT_MOCK_SIZE as n; print(n)") \
-	    --seed $$($(BIN)/python -c "from galaxy_utils.mock import DEFAULT_MOCK_SEED as s; print(s)") --out $(MOCK_DIR)
+	$(BIN)/python -c "from galaxy_utils import config; config.ensure_data(config.settings('mock'), progress=True)"
 
-prepare: $(STAMP)
-	$(BIN)/galaxy-utils prepare --catalog $(MOCK_DIR)/gz_decals_volunteers_5.csv --image-root $(MOCK_DIR)/images \
-	    --task four-class --out data/prepared/four-class.csv --removed data/prepared/four-class-removed.csv
-	$(BIN)/galaxy-utils prepare --catalog $(MOCK_DIR)/gz_decals_volunteers_5.csv --image-root $(MOCK_DIR)/images \
-	    --task three-class --out data/prepared/three-class.csv --removed data/prepared/three-class-removed.csv
+notebooks: $(STAMP) mock
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 notebooks/*.ipynb
+
+figures: $(STAMP)
+	$(BIN)/galaxy-utils figures
+
+slides: $(STAMP)
+	$(BIN)/galaxy-utils slides --figures figures --out slides
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf data/prepared artifacts .pytest_cache
+	rm -rf artifacts .pytest_cache

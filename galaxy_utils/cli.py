@@ -67,6 +67,15 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .profiles import VOTE_COUNTS
+
+    if args.task == VOTE_COUNTS:
+        from .votes import format_metrics, train_vote_counts
+
+        metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
+                                    strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2)
+        print(format_metrics(metrics))
+        return 0
     from .training import train
 
     test_ids = None
@@ -128,7 +137,7 @@ def _slides(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
     from .labels import TASKS
-    from .profiles import profile_names
+    from .profiles import VOTE_COUNTS, profile_names
     from .training import STRATEGIES
 
     parser = argparse.ArgumentParser(
@@ -169,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_download)
 
     p = sub.add_parser("train", help="train a CNN with a named profile; writes metrics, history and model")
-    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--task", required=True, choices=sorted([*TASKS, VOTE_COUNTS]),
+                   help="four-class, three-class, or vote-counts (every question's votes at once)")
     p.add_argument("--catalog", required=True, help="GZD-5, GZ2 Kaggle or generic catalogue")
     p.add_argument("--image-root", required=True)
     p.add_argument("--profile", required=True, choices=profile_names())

@@ -1,0 +1,17 @@
+"""figures/ holds exactly the report's figures, and its manifest says which."""
+
+import json
+
+from conftest import ROOT
+from galaxy_utils.report import report_figures
+
+
+def test_figure_list_and_files_agree():
+    names = [f.name for f in report_figures()]
+    assert len(names) == len(set(names))
+    on_disk = sorted(p.stem for p in (ROOT / "figures").glob("*.png"))
+    assert on_disk == sorted(names), "run `make figures` (galaxy-utils figures) to redraw figures/"
+    manifest = json.loads((ROOT / "figures" / "index.json").read_text())
+    assert [entry["name"] for entry in manifest] == names
+    for entry in manifest:
+        assert "profile" in entry["caption"] and ("mock" in entry["caption"] or "GZD-5" in entry["caption"])
