@@ -3,6 +3,7 @@
 import json
 
 from conftest import ROOT
+
 from galaxy_utils.report import report_figures
 
 
