@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-FIGURE_DPI = 120
+FIGURE_DPI = 100
 
 
 def save_fig(fig: plt.Figure, name: str, folder: str | Path, *, formats: Sequence[str] = ("png",)) -> list[Path]:

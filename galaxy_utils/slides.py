@@ -97,9 +97,24 @@ def read_manifest(figures_dir: Path) -> list[Figure]:
     return figures
 
 
+JPEG_ABOVE_BYTES = 250_000
+"""Raster figures larger than this are embedded as JPEG (quality 88): galaxy cutouts are
+mostly sky noise, which PNG cannot compress, and a deck of them would weigh tens of MB."""
+
+
 def _data_uri(path: Path) -> str:
     mime = MIME_TYPES[path.suffix.lower()]
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    data = path.read_bytes()
+    if mime == "image/png" and len(data) > JPEG_ABOVE_BYTES:
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        with Image.open(io.BytesIO(data)) as image:
+            image.convert("RGB").save(buffer, format="JPEG", quality=88, optimize=True)
+        mime, data = "image/jpeg", buffer.getvalue()
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _esc(text: str) -> str:
