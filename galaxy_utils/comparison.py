@@ -315,3 +315,95 @@ def hard_probabilities(
     for i, name in enumerate(run["classes"]):
         table[f"p_{name}"] = probabilities[:, i]
     return table
+
+
+# --------------------------------------------------------------------------------------
+# From run folders: what a notebook or the report calls
+# --------------------------------------------------------------------------------------
+
+
+def held_out_ids(*runs: str | Path) -> list[str]:
+    """The test galaxies of one or more run folders, sorted: the ``held_out_ids`` to give
+    :func:`galaxy_utils.votes.train_vote_counts` so every hard model's test galaxies are
+    among the vote-count model's test galaxies."""
+    ids: set[str] = set()
+    for run in runs:
+        ids |= split_ids(run, "test")
+    return sorted(ids)
+
+
+
+def _with_ids(frame: pd.DataFrame, ids) -> pd.DataFrame:
+    """Rows of ``frame`` whose galaxy id is among ``ids``, in ``frame``'s order (attrs kept)."""
+    wanted = set(map(str, ids))
+    rows = frame[frame[id_column(frame)].astype("string").isin(wanted).to_numpy()]
+    rows.attrs = dict(frame.attrs)
+    return rows
+
+
+def compare_runs(
+    soft_run: str | Path,
+    hard_run: str | Path,
+    catalogue: pd.DataFrame,
+    *,
+    truth: pd.DataFrame | None = None,
+    cache_dir=None,
+    **options,
+) -> Comparison:
+    """:func:`compare_hard_soft` of two saved runs, on the galaxies neither trained on.
+
+    ``soft_run``: a vote-count run folder (its ``predictions.csv``); ``hard_run``: a
+    four- or three-class run folder, whose model is run here on those galaxies
+    (:func:`hard_probabilities`; nothing is trained). ``catalogue``: the GZD-5 catalogue
+    with ``file_loc`` resolved (:func:`galaxy_utils.catalogue.resolve_images`), which gives
+    the volunteers' votes and the images. ``options`` go to :func:`compare_hard_soft`.
+    """
+    from .training import read_run
+    from .votes import PREDICTIONS_FILE
+
+    ids = shared_test_ids(soft_run, hard_run)
+    volunteers = _with_ids(catalogue, ids)
+    soft = pd.read_csv(Path(soft_run) / PREDICTIONS_FILE, dtype={"iauname": "string"})
+    hard = hard_probabilities(hard_run, volunteers, cache_dir=cache_dir)
+    return compare_hard_soft(volunteers, soft, hard, read_run(hard_run)["task"], truth=truth, **options)
+
+
+def summary_table(comparisons) -> pd.DataFrame:
+    """The tidy tables of several comparisons side by side: a row per (task, reference,
+    galaxies, metric), a column per model, and the galaxies counted (``n``)."""
+    comparisons = comparisons.values() if isinstance(comparisons, dict) else comparisons
+    table = pd.concat([c.table for c in comparisons], ignore_index=True)
+    keys = ["task", "reference", "galaxies", "metric"]
+    order = table[keys].drop_duplicates()
+    wide = table.pivot_table(index=keys, columns="model", values="value", sort=False, dropna=False)
+    counts = table.groupby(keys, sort=False)["n"].max()
+    wide = wide.reindex(pd.MultiIndex.from_frame(order)).reindex(columns=[HARD, SOFT])
+    wide.columns.name = None
+    wide["n"] = counts.reindex(wide.index).astype(int)
+    return wide
+
+
+def example_pair(
+    ranking: pd.DataFrame, targets=(0.55, 0.30), ranking_class: str = "spiral", catalogue: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The course project's two 'uncertain' galaxies, found among the compared ones: for each
+    target, the uncertain galaxy whose volunteers' ``ranking_class`` confidence is nearest
+    to it, with each model's score (``Comparison.ranking`` rows), highest target first.
+    With a resolved ``catalogue``, each galaxy's ``file_loc`` is added (to show it)."""
+    column = f"volunteers_p_{ranking_class}"
+    rows, used = [], set()
+    for target in sorted(targets, reverse=True):
+        distance = (ranking[column] - target).abs()
+        distance = distance[~ranking.index.isin(used)]
+        if distance.empty:
+            break
+        best = distance.idxmin()
+        used.add(best)
+        rows.append(ranking.loc[best])
+    pair = pd.DataFrame(rows).reset_index(drop=True)
+    if catalogue is not None:
+        from .catalogue import FILE_COLUMN
+
+        where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
+        pair[FILE_COLUMN] = pair[id_column(pair)].astype(str).map(where)
+    return pair

@@ -172,3 +172,61 @@ def saliency_overlays(
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def reliability_grid(comparisons: Mapping, *, size: float = 3.6, title: str = "") -> plt.Figure:
+    """Hard-label and vote-count models' reliability diagrams side by side: a row per task
+    (``{task: Comparison}`` of :func:`galaxy_utils.comparison.compare_hard_soft`), a column
+    per reference (volunteers, truth); each model's expected calibration error in its legend
+    and the galaxies per bin as the marker size."""
+    references = list(dict.fromkeys(ref for c in comparisons.values() for _, ref in c.reliability))
+    fig, axes = plt.subplots(len(comparisons), len(references), figsize=(len(references) * size,
+                             len(comparisons) * size), squeeze=False)
+    for row, (task, result) in zip(axes, comparisons.items(), strict=True):
+        ece = result.table[result.table["metric"] == "ece"].set_index(["model", "reference"])
+        for ax, reference in zip(row, references, strict=True):
+            ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
+            for (model, ref), table in result.reliability.items():
+                if ref != reference:
+                    continue
+                filled = table.dropna(subset=["confidence", "accuracy"])
+                value = ece["value"].get((model, ref), float("nan"))
+                n = int(ece["n"].get((model, ref), 0))
+                ax.plot(filled["confidence"], filled["accuracy"], lw=1)
+                ax.scatter(filled["confidence"], filled["accuracy"], s=8 + 200 * filled["n"] / max(n, 1),
+                           label=f"{model}: ECE {value:.3f}", alpha=0.8)
+            ax.set(xlim=(0, 1), ylim=(0, 1), title=f"{task} vs {reference}")
+            ax.set_xlabel("confidence (largest class probability)", fontsize=8)
+            ax.set_ylabel("accuracy", fontsize=8)
+            ax.legend(fontsize=7, loc="upper left")
+            ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def uncertain_rankings(comparisons: Mapping, *, class_name: str = "spiral", size: float = 3.8,
+                       title: str = "") -> plt.Figure:
+    """:func:`uncertain_ranking` for several comparisons (``{task: Comparison}``), one panel each:
+    on the galaxies volunteers left 'uncertain', each model's ``class_name`` score against the
+    volunteers' confidence in it."""
+    from .comparison import HARD, SOFT, ranking_scores
+
+    fig, axes = plt.subplots(1, len(comparisons), figsize=(len(comparisons) * size, size), squeeze=False)
+    for ax, (task, result) in zip(axes[0], comparisons.items(), strict=True):
+        ranking = result.ranking
+        people = ranking[f"volunteers_p_{class_name}"]
+        for model in (HARD, SOFT):
+            values = ranking[f"{model}_p_{class_name}"]
+            rho = ranking_scores(people, values)["spearman"]
+            ax.scatter(people, values, s=10, alpha=0.6, label=f"{model} (Spearman {rho:.2f})")
+        ax.set(xlim=(0, 1), ylim=(0, 1), title=f"{task}: {len(ranking)} uncertain galaxies")
+        ax.set_xlabel(f"volunteers' {class_name} confidence", fontsize=8)
+        ax.set_ylabel(f"model's {class_name} score", fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -316,6 +316,22 @@ def report_figures() -> list[ReportFigure]:
                      "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
         ReportFigure("triangle", "Results", "The probability triangle",
                      "Every survey galaxy placed by the three-class model's probabilities; corners close up."),
+        # Beyond hard labels (notebook 6): the vote-count model.
+        ReportFigure("vote_question_errors", "Beyond", "Training on the votes: every question at once",
+                     "One CNN, a Dirichlet-multinomial head per GZD-5 question: error of its predicted vote fractions, "
+                     "and accuracy where volunteers were confident."),
+        ReportFigure("vote_fraction_scatter", "Beyond", "Predicted against volunteers' vote fractions",
+                     "Each test galaxy's answers: on the diagonal, perfect; on a horizontal line, a model that "
+                     "predicts the survey's averages."),
+        ReportFigure("hard_vs_soft_reliability", "Beyond", "Hard labels against vote counts: calibration",
+                     "Reliability diagrams on the same test galaxies; the vote-count model's classes come from its "
+                     "fractions through the volunteers' mapping. ECE in the legends."),
+        ReportFigure("uncertain_ranking", "Beyond", "Does the model rank the 55% spiral above the 30% one?",
+                     "Galaxies the volunteers left uncertain: each model's spiral score against the volunteers' spiral "
+                     "confidence."),
+        ReportFigure("saliency", "Beyond", "What the CNN sees",
+                     "Saliency and Grad-CAM maps of the three-class model and the vote-count model on spiral, round "
+                     "and edge-on test galaxies."),
     ]
 
 
@@ -353,6 +369,16 @@ def _figure(name: str, s: Settings):
         return coverage(runs[FOUR], s)[1]
     if name == "triangle":
         return triangle(s, runs[THREE])
+    if name == "vote_question_errors":
+        return vote_question_errors(s)
+    if name == "vote_fraction_scatter":
+        return vote_fraction_scatter(s)
+    if name == "hard_vs_soft_reliability":
+        return hard_vs_soft_reliability(s)
+    if name == "uncertain_ranking":
+        return uncertain_ranking(s)
+    if name == "saliency":
+        return saliency_examples(s)
     raise KeyError(f"no report figure called {name!r}")
 
 
@@ -365,7 +391,10 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
     wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
     manifest = []
     run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
-              "tradeoff": FOUR, "triangle": THREE}
+              "tradeoff": FOUR, "triangle": THREE,
+              # the vote-count figures: their caption names the vote-count run's data and profile
+              "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
+              "saliency": VOTE_COUNTS}
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -378,3 +407,77 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
     if names is None:
         (out / "index.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+# -- beyond hard labels: the vote-count model (notebook 6) -------------------------------
+
+VOTE_COUNTS = "vote-counts"  # the task of galaxy_utils.votes (and its run folder)
+
+
+def vote_runs(s: Settings) -> tuple[Path, dict[str, Path]]:
+    """The vote-count run (the faithful one when made, else the settings' own) and the
+    hard-label runs it was held out against: those beside it, of the same data and profile."""
+    vote_dir = best_run(s, VOTE_COUNTS)
+    return vote_dir, {task: vote_dir.parent / task for task in (FOUR, THREE)}
+
+
+def vote_comparisons(s: Settings) -> dict:
+    """:func:`galaxy_utils.comparison.compare_runs` of both hard-label runs against the
+    vote-count run, on the galaxies neither trained on (the saved models are run, not trained)."""
+    from .comparison import compare_runs
+
+    vote_dir, hard = vote_runs(s)
+    galaxies, truth_table = survey(s), truth(s)
+    return {task: compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
+            for task, run_dir in hard.items()}
+
+
+def vote_question_errors(s: Settings):
+    """Per question: mean absolute error of the predicted vote fractions, accuracy on confident galaxies."""
+    from .plots_votes import question_errors
+
+    vote_dir, _ = vote_runs(s)
+    return question_errors(metrics(vote_dir)["questions"], title=f"vote counts ({caption_tag(s, vote_dir)})")
+
+
+def vote_fraction_scatter(s: Settings, questions=None):
+    """Predicted against volunteers' vote fractions of the test galaxies, a panel per question."""
+    from .plots_votes import fraction_scatter
+    from .votes import run_fractions
+
+    vote_dir, _ = vote_runs(s)
+    volunteers, predicted = run_fractions(vote_dir, read_catalogue(s.catalogue_path))
+    return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
+
+
+def hard_vs_soft_reliability(s: Settings, comparisons: dict | None = None):
+    """Reliability diagrams of the hard-label and vote-count models, per task and reference."""
+    from .plots_votes import reliability_grid
+
+    comparisons = comparisons or vote_comparisons(s)
+    return reliability_grid(comparisons, title=caption_tag(s, vote_runs(s)[0]))
+
+
+def uncertain_ranking(s: Settings, comparisons: dict | None = None):
+    """On the galaxies volunteers left 'uncertain', each model's spiral score against theirs."""
+    from .plots_votes import uncertain_rankings
+
+    comparisons = comparisons or vote_comparisons(s)
+    return uncertain_rankings(comparisons)
+
+
+def saliency_examples(s: Settings, *, per_class: int = 2):
+    """Saliency and Grad-CAM maps of the three-class model and the vote-count model, on test
+    galaxies the volunteers put in each of the three classes."""
+    from .plots_votes import saliency_overlays
+    from .saliency import class_examples, run_maps
+
+    vote_dir, hard = vote_runs(s)
+    examples = class_examples(hard[THREE], survey(s), per_class=per_class)
+    images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
+    maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
+    if read_run(vote_dir)["image_spec"] == read_run(hard[THREE])["image_spec"]:
+        _, soft_maps = run_maps(vote_dir, examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
+        maps |= {f"votes: {kind}": values for kind, values in soft_maps.items()}
+    titles = [f"{c}\n{i}" for c, i in zip(examples["class"], examples[tree.ID_COLUMN], strict=True)]
+    return saliency_overlays(images, maps, titles)

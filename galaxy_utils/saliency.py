@@ -142,3 +142,80 @@ def grad_cam(model, image, class_index: int, layer_name: str | None = None, *, s
     cam = tf.image.resize(cam, batch.shape[1:3], method="bilinear")[0, ..., 0].numpy()
     top = cam.max()
     return cam / top if top > 0 else cam
+
+
+# --------------------------------------------------------------------------------------
+# From run folders: example galaxies and their maps
+# --------------------------------------------------------------------------------------
+
+
+def class_examples(run_dir, catalogue=None, *, per_class: int = 2):
+    """Test galaxies of a hard-label run to look inside: for each class, the ``per_class``
+    the model gives the highest probability of that class among those the volunteers put
+    in it (right answers first; a class the model never gets right shows its best tries).
+
+    Rows of the run's ``predictions.csv`` (id, ``file_loc``, ``true_class``, ``p_<class>``)
+    plus ``class``; ``file_loc`` is taken from ``catalogue`` when given (a resolved
+    catalogue, so a run folder made on another machine still finds its images).
+    """
+    import pandas as pd
+
+    from .training import read_predictions
+
+    table, _, _, classes = read_predictions(run_dir)
+    picks = []
+    for name in classes:
+        members = table[table["true_class"] == name]
+        members = members.assign(_right=members["predicted_class"] == name).sort_values(
+            ["_right", f"p_{name}"], ascending=False, kind="stable")
+        picks.append(members.head(per_class).drop(columns="_right").assign(**{"class": name}))
+    examples = pd.concat(picks, ignore_index=True)
+    if catalogue is not None:
+        from .catalogue import FILE_COLUMN, id_column
+
+        where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
+        examples[FILE_COLUMN] = examples[id_column(examples)].astype(str).map(where).fillna(examples[FILE_COLUMN])
+    return examples
+
+
+def target_index(run: dict, target: str) -> int:
+    """Which output of a run's model scores ``target``: a class of a hard-label run, or for a
+    vote-count run a class (its GZD-5 answer, as the labels read it: spiral is
+    has-spiral-arms 'yes', round is how-rounded 'round', ...) or a ``question_answer``."""
+    from .labels import GZD5_CLASS_ANSWERS
+    from .profiles import VOTE_COUNTS
+
+    if run["task"] != VOTE_COUNTS:
+        return list(run["classes"]).index(target)
+    from .votes import fraction_columns
+
+    if target in GZD5_CLASS_ANSWERS:
+        question, answer = GZD5_CLASS_ANSWERS[target][0]
+    else:
+        question, answer = target.rsplit("_", 1)
+    return fraction_columns().index(f"{question}_{answer}_fraction")
+
+
+def run_maps(run_dir, file_locs, targets, *, cache_dir=None) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+    """A saved run's model on some galaxies: the images as the model sees them (its image
+    spec, scaled to [0, 1]) and ``{"saliency": [...], "Grad-CAM": [...]}``, one map per
+    galaxy for its ``target`` (see :func:`target_index`). Hard-label models are
+    differentiated through their logits (the softmax saturates on confident galaxies);
+    the vote-count model through the answer's Dirichlet concentration.
+    """
+    from pathlib import Path
+
+    from .images import ImageSpec, load_images
+    from .training import MODEL_FILE, read_run
+
+    run = read_run(run_dir)
+    model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
+    images = load_images(list(file_locs), ImageSpec(**run["image_spec"]), cache_dir=cache_dir).astype(np.float32)
+    images /= 255.0
+    score = "output" if run["task"] == "vote-counts" else "logit"
+    maps: dict[str, list[np.ndarray]] = {"saliency": [], "Grad-CAM": []}
+    for image, target in zip(images, targets, strict=True):
+        index = target_index(run, target)
+        maps["saliency"].append(saliency_map(model, image, index, score=score))
+        maps["Grad-CAM"].append(grad_cam(model, image, index, score=score))
+    return images, maps

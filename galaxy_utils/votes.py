@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -389,6 +391,26 @@ def format_metrics(metrics: dict) -> str:
 # --------------------------------------------------------------------------------------
 
 
+class _RetracingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextmanager
+def _no_retracing_warning():
+    """Silence TensorFlow's "N out of the last M calls ... triggered tf.function retracing"
+    warning, and only it, while predicting. It is expected and harmless here: every loaded
+    model builds its own predict function, traced once for full batches and once for the
+    smaller last batch, so comparing a few saved models in one process trips TensorFlow's
+    frequent-retracing heuristic although nothing is retraced in a loop."""
+    logger, only = logging.getLogger("tensorflow"), _RetracingFilter()
+    logger.addFilter(only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only)
+
+
 def predict_frame(model, frame: pd.DataFrame, spec, *, cache_dir=None, batch_size: int = 64):
     """Run ``model`` on every galaxy of ``frame`` (``file_loc`` resolved), in order.
 
@@ -401,7 +423,7 @@ def predict_frame(model, frame: pd.DataFrame, spec, *, cache_dir=None, batch_siz
     skipped: list[dict] = []
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
-    with _known_keras_warnings():
+    with _known_keras_warnings(), _no_retracing_warning():
         outputs = model.predict(dataset, verbose=0)
     unreadable = {row["id"] for row in skipped}
     readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
@@ -634,3 +656,71 @@ def train_vote_counts(
     run["finished"] = True
     (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     return metrics
+
+
+# --------------------------------------------------------------------------------------
+# Reading a run back (notebooks and report figures)
+# --------------------------------------------------------------------------------------
+
+
+def run_fractions(run_dir: str | Path, catalogue: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A vote-count run's test galaxies: ``(volunteers, predicted)`` on one shared index.
+
+    ``volunteers``: the rows of ``catalogue`` (a GZD-5 catalogue, ``file_loc`` resolved
+    when images are wanted) for the galaxies of the run's ``predictions.csv``, in its
+    order; ``predicted``: the run's predicted fractions as a :func:`fraction_table`. Ready
+    for :func:`question_metrics` and :func:`galaxy_utils.plots_votes.fraction_scatter`.
+    """
+    saved = pd.read_csv(Path(run_dir) / PREDICTIONS_FILE, dtype={tree.ID_COLUMN: "string"})
+    ids = id_column(catalogue)
+    keyed = catalogue.set_index(catalogue[ids].astype("string").to_numpy())
+    known = saved[ids].astype("string").isin(keyed.index).to_numpy()
+    order = saved[ids].astype("string").to_numpy()[known]
+    volunteers = keyed.loc[order].reset_index(drop=True)
+    volunteers.attrs = dict(catalogue.attrs)
+    predicted = saved.loc[known, fraction_columns()].reset_index(drop=True).astype(float)
+    predicted.attrs["format"] = GENERIC
+    return volunteers, predicted
+
+
+def example_losses(
+    galaxies: dict[str, Sequence[int]], predicted: Sequence[float], *, concentration: float = 10.0
+) -> pd.DataFrame:
+    """The loss (``-log p``) of a two-answer question's vote counts under several predictions.
+
+    ``galaxies``: name -> (yes, no) counts; ``predicted``: predicted 'yes' fractions, each
+    made a Dirichlet with total concentration ``concentration``. A row per galaxy, a column
+    per prediction: the lowest loss sits where the prediction matches the votes.
+    """
+    columns = {}
+    for p in predicted:
+        alpha = np.array([p, 1 - p], dtype=np.float64) * concentration
+        counts = np.array(list(galaxies.values()), dtype=np.float64)
+        loss = -np.asarray(dirichlet_multinomial_log_likelihood(counts, np.broadcast_to(alpha, counts.shape)))
+        columns[f"model says {p:.0%}"] = loss
+    return pd.DataFrame(columns, index=pd.Index(list(galaxies), name="volunteers' votes"))
+
+
+def top_predicted(
+    volunteers: pd.DataFrame, predicted: pd.DataFrame, answers: Sequence[tuple[str, str]], *, per_answer: int = 4
+) -> pd.DataFrame:
+    """For each (question, answer), the galaxies the model gives the largest share of *all*
+    volunteers reaching that answer (the product along the tree, so a smooth galaxy's
+    meaningless bar fraction does not count), with the volunteers' share beside it.
+
+    Rows: question, answer, id, ``file_loc`` (when ``volunteers`` has it), predicted and
+    volunteers' cumulative fractions, and a short title for a figure.
+    """
+    rows = []
+    ids = id_column(volunteers)
+    for question, answer in answers:
+        model = labels_module.cumulative_fraction(predicted, question, answer).to_numpy(dtype=float)
+        people = labels_module.cumulative_fraction(volunteers, question, answer).fillna(0).to_numpy(dtype=float)
+        for i in np.argsort(-model, kind="stable")[:per_answer]:
+            rows.append({
+                "question": question, "answer": answer, ids: volunteers[ids].iloc[i],
+                FILE_COLUMN: volunteers[FILE_COLUMN].iloc[i] if FILE_COLUMN in volunteers else None,
+                "predicted": model[i], "volunteers": people[i],
+                "title": f"{question}: {answer}\nmodel {model[i]:.0%}, people {people[i]:.0%}",
+            })
+    return pd.DataFrame(rows)
