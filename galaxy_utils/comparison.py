@@ -38,6 +38,7 @@ import pandas as pd
 from . import labels as labels_module
 from .catalogue import GENERIC, id_column
 from .evaluation import expected_calibration_error, reliability_table
+from .training import read_run_table
 
 HARD, SOFT = "hard labels", "vote counts"
 VOLUNTEERS, TRUTH = "volunteers", "truth"
@@ -279,7 +280,7 @@ def compare_hard_soft(
 
 def split_ids(run_dir: str | Path, split: str) -> set[str]:
     """Galaxy ids of one split (``train``, ``validation``, ``test``) of a run folder."""
-    frame = pd.read_csv(Path(run_dir) / "splits" / f"{split}.csv", dtype={"iauname": "string"})
+    frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
     return set(frame[id_column(frame)].astype(str))
 
 
@@ -363,7 +364,7 @@ def compare_runs(
 
     ids = shared_test_ids(soft_run, hard_run)
     volunteers = _with_ids(catalogue, ids)
-    soft = pd.read_csv(Path(soft_run) / PREDICTIONS_FILE, dtype={"iauname": "string"})
+    soft = read_run_table(Path(soft_run) / PREDICTIONS_FILE)
     hard = hard_probabilities(hard_run, volunteers, cache_dir=cache_dir)
     return compare_hard_soft(volunteers, soft, hard, read_run(hard_run)["task"], truth=truth, **options)
 

@@ -20,7 +20,7 @@ from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
 from .config import Settings
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
-from .training import read_history, read_predictions, read_run
+from .training import read_history, read_predictions, read_run, read_run_table
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -235,7 +235,7 @@ def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
 
 def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
     """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
-    table = pd.read_csv(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
+    table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
     classes = read_run(run_dir)["classes"]
     images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
     return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
@@ -253,7 +253,7 @@ def baseline(run_dir: Path, s: Settings) -> dict:
     run = read_run(run_dir)
     spec = ImageSpec(**run["image_spec"])
     classes = run["classes"]
-    splits = {name: pd.read_csv(Path(run_dir) / "splits" / f"{name}.csv", dtype={"iauname": str})
+    splits = {name: read_run_table(Path(run_dir) / "splits" / f"{name}.csv")
               for name in ("train", "test")}
     images = {name: catalogue_images(frame, spec, cache_dir=s.cache_dir) for name, frame in splits.items()}
     index = {c: i for i, c in enumerate(classes)}

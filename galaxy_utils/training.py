@@ -78,6 +78,39 @@ def _known_keras_warnings():
         yield
 
 
+def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a run's table (splits, predictions) with ``file_loc`` relative to the project
+    root where it lies inside it, so committed run folders work on any clone."""
+    from .config import project_root
+
+    root = project_root()
+
+    def portable(location):
+        if not isinstance(location, str):
+            return location
+        try:
+            return Path(location).resolve().relative_to(root).as_posix()
+        except ValueError:
+            return location
+
+    if "file_loc" in frame.columns:
+        frame = frame.assign(file_loc=frame["file_loc"].map(portable))
+    frame.to_csv(path, index=False)
+
+
+def read_run_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_run_table`: ids as text, ``file_loc`` absolute."""
+    from .config import project_root
+
+    table = pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"})
+    if "file_loc" in table.columns:
+        root = project_root()
+        table["file_loc"] = [
+            str(root / p) if isinstance(p, str) and not Path(p).is_absolute() else p for p in table["file_loc"]
+        ]
+    return table
+
+
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
     path = Path(run_dir) / HISTORY_FILE
@@ -127,6 +160,49 @@ def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
     stratify = catalogue[LABEL_COLUMN] if counts.min() >= 2 else None
     kept, _ = train_test_split(catalogue, train_size=n, random_state=seed, stratify=stratify)
     return kept.sort_index()
+
+
+def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
+            extra_callbacks=None, verbose: int = 2):
+    """Fit a model in a run folder and return the best one; shared by every kind of run.
+
+    Builds the model with ``build()`` inside the tf.distribute strategy; resumes from
+    ``backup/`` after an interruption; keeps the best epoch by ``monitor`` (a resumed run
+    only replaces a model that beats the best epoch already logged); logs every epoch to
+    ``history.csv``; stops early when the profile says so. Records the strategy and the
+    fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
+    check that it is the same run.
+    """
+    import keras
+
+    mode = "max" if "accuracy" in monitor else "min"
+    dist = make_strategy(strategy)
+    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    history = read_history(out)
+    best_so_far = None
+    if len(history) and monitor in history:
+        best_so_far = float(history[monitor].max() if mode == "max" else history[monitor].min())
+    with dist.scope():
+        model = build()
+    callbacks = [
+        # First, so an epoch is backed up before anything else records it.
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor=monitor, mode=mode, save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
+        *(extra_callbacks or []),
+    ]
+    if prof.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=prof.early_stopping_patience)
+        )
+    started = time.time()
+    with _known_keras_warnings():
+        model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
+                  callbacks=callbacks, verbose=verbose)
+    run["fit_seconds"] = round(time.time() - started, 1)
+    return keras.models.load_model(out / MODEL_FILE)
 
 
 def split_for_profile(
@@ -221,7 +297,7 @@ def train(
     splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed, test_ids=test_ids)
     (out / "splits").mkdir(exist_ok=True)
     for name, frame in splits.items():
-        frame.to_csv(out / "splits" / f"{name}.csv", index=False)
+        write_run_table(frame, out / "splits" / f"{name}.csv")
 
     spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
     skipped: list[dict] = []
@@ -256,35 +332,10 @@ def train(
         "versions": _versions(),
     }
 
-    dist = make_strategy(strategy)
-    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-    history = read_history(out)
-    with dist.scope():
-        model = build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate)
-    callbacks = [
-        # First, so an epoch is backed up before anything else records it.
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(out / MODEL_FILE), monitor="val_accuracy", mode="max", save_best_only=True,
-            initial_value_threshold=float(history["val_accuracy"].max()) if len(history) else None,
-        ),
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
-    ]
-    callbacks += list(extra_callbacks or [])
-    if prof.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=prof.early_stopping_patience)
-        )
-    fit_started = time.time()
-    with _known_keras_warnings():
-        model.fit(
-            datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs, callbacks=callbacks,
-            verbose=verbose,
-        )
-    run["fit_seconds"] = round(time.time() - fit_started, 1)
-
-    best = keras.models.load_model(out / MODEL_FILE)
+    best = fit_run(
+        out, run, lambda: build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate),
+        datasets, prof, strategy=strategy, monitor="val_accuracy", extra_callbacks=extra_callbacks, verbose=verbose,
+    )
     metrics = {}
     for name in ("validation", held_out):
         with _known_keras_warnings():
@@ -300,7 +351,7 @@ def train(
     predictions = prediction_table(frame[id_column(frame)], frame["file_loc"], probabilities, class_names,
                                    id_name=id_column(frame))
     predictions.insert(2, "true_class", frame[LABEL_COLUMN].to_numpy())
-    predictions.to_csv(out / PREDICTIONS_FILE, index=False)
+    write_run_table(predictions, out / PREDICTIONS_FILE)
     run["epochs_run"] = int(len(read_history(out)))
     run["total_seconds"] = round(time.time() - started, 1)
     run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
@@ -386,7 +437,7 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
     so both models are scored on the same confident galaxies.
     """
     run = read_run(reference_run)
-    reference = pd.read_csv(Path(reference_run) / "splits" / "test.csv", dtype=str)
+    reference = read_run_table(Path(reference_run) / "splits" / "test.csv")
     ids = id_column(reference)
     catalogue = read_catalogue(catalog)
     labelled, _ = prepare_catalogue(catalogue, image_root, run["task"], keep_uncertain=True, verify="exists")
@@ -399,7 +450,7 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
 def read_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
     """A run's test-split predictions: (table, true class indices, probabilities, classes)."""
     classes = read_run(run_dir)["classes"]
-    table = pd.read_csv(Path(run_dir) / PREDICTIONS_FILE, dtype={"iauname": str})
+    table = read_run_table(Path(run_dir) / PREDICTIONS_FILE)
     probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
     y_true = table["true_class"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     return table, y_true, probabilities, classes

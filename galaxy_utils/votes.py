@@ -60,6 +60,7 @@ from .comparison import class_probabilities, in_classes, labels_from_fractions, 
 from .evaluation import classification_metrics
 from .profiles import VOTE_COUNTS, Profile
 from .profiles import profile as get_profile
+from .training import read_run_table, write_run_table
 
 MIN_CONCENTRATION = 1.0
 MAX_CONCENTRATION = 100.0
@@ -529,14 +530,11 @@ def train_vote_counts(
     from .dataset import make_dataset
     from .images import ImageSpec
     from .training import (
-        HISTORY_FILE,
         METRICS_FILE,
-        MODEL_FILE,
         RUN_FILE,
         _file_sha1,
-        _known_keras_warnings,
         _versions,
-        make_strategy,
+        fit_run,
         read_history,
         read_run,
     )
@@ -573,7 +571,7 @@ def train_vote_counts(
     splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)
     (out / "splits").mkdir(exist_ok=True)
     for name, frame in splits.items():
-        frame.to_csv(out / "splits" / f"{name}.csv", index=False)
+        write_run_table(frame, out / "splits" / f"{name}.csv")
 
     spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
     datasets = {
@@ -606,32 +604,10 @@ def train_vote_counts(
         "held_out_split": "test",
         "versions": _versions(),
     }
-    dist = make_strategy(strategy)
-    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-    history = read_history(out)
-    with dist.scope():
-        model = build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(out / MODEL_FILE), monitor="val_loss", mode="min", save_best_only=True,
-            initial_value_threshold=float(history["val_loss"].min()) if len(history) else None,
-        ),
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
-    ]
-    callbacks += list(extra_callbacks or [])
-    if prof.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=prof.early_stopping_patience)
-        )
-    fit_started = time.time()
-    with _known_keras_warnings():
-        model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
-                  callbacks=callbacks, verbose=verbose)
-    run["fit_seconds"] = round(time.time() - fit_started, 1)
-
-    best = keras.models.load_model(out / MODEL_FILE)
+    best = fit_run(
+        out, run, lambda: build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate), datasets, prof,
+        strategy=strategy, monitor="val_loss", extra_callbacks=extra_callbacks, verbose=verbose,
+    )
     metrics, unreadable = {}, []
     for name in ("validation", "test"):
         concentrations, readable = predict_frame(best, splits[name], spec, cache_dir=cache_dir,
@@ -639,7 +615,7 @@ def train_vote_counts(
         unreadable += sorted(set(splits[name][id_column(readable)].astype(str)) - set(readable[id_column(readable)]))
         metrics[name] = vote_metrics(readable, concentrations, truth_table)
         if name == "test":
-            prediction_table(readable, concentrations).to_csv(out / PREDICTIONS_FILE, index=False)
+            write_run_table(prediction_table(readable, concentrations), out / PREDICTIONS_FILE)
     metrics = {**metrics["test"], "validation": metrics["validation"]}
     metrics.update(
         split="test", task=VOTE_COUNTS, profile=profile_name, seed=seed, unreadable_images=unreadable,
@@ -671,7 +647,7 @@ def run_fractions(run_dir: str | Path, catalogue: pd.DataFrame) -> tuple[pd.Data
     order; ``predicted``: the run's predicted fractions as a :func:`fraction_table`. Ready
     for :func:`question_metrics` and :func:`galaxy_utils.plots_votes.fraction_scatter`.
     """
-    saved = pd.read_csv(Path(run_dir) / PREDICTIONS_FILE, dtype={tree.ID_COLUMN: "string"})
+    saved = read_run_table(Path(run_dir) / PREDICTIONS_FILE)
     ids = id_column(catalogue)
     keyed = catalogue.set_index(catalogue[ids].astype("string").to_numpy())
     known = saved[ids].astype("string").isin(keyed.index).to_numpy()
