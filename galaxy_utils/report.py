@@ -20,7 +20,7 @@ from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
 from .config import Settings
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
-from .training import read_history, read_predictions, read_run, read_run_table
+from .training import read_history, read_predictions, read_run, read_run_table, write_run_table
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -51,7 +51,8 @@ def truth(s: Settings) -> pd.DataFrame | None:
     return pd.read_csv(s.truth_path, dtype={"iauname": str}) if s.truth_path and s.truth_path.exists() else None
 
 
-DATA_NAMES = {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
+DATA_NAMES = {"mock": "mock survey", "mock-large": "mock survey of 10,000 galaxies", "gzd5": "real GZD-5",
+              "real": "real GZD-5"}
 
 
 def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
@@ -231,6 +232,30 @@ def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
     merged = four[[tree.ID_COLUMN, "true_class", "predicted_class"]].merge(
         five[[tree.ID_COLUMN, "predicted_class"]], on=tree.ID_COLUMN, suffixes=("_four", "_five"))
     return pd.crosstab(merged["true_class"], merged["predicted_class_five"]).reindex(columns=classes, fill_value=0)
+
+
+def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = None,
+                       image_root: Path | None = None) -> pd.DataFrame:
+    """The run's model on every galaxy of a survey it did not train or validate on, saved
+    as ``survey_predictions.csv`` in the run folder (the triangle's data)."""
+    from .training import predict
+
+    catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
+    seen = set()
+    for split in ("train", "validation"):
+        frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
+        seen |= set(frame[tree.ID_COLUMN].astype(str))
+    catalogue = read_catalogue(catalog)
+    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
+    subset = Path(run_dir) / "survey_unseen.csv"
+    unseen.to_csv(subset, index=False)
+    try:
+        table, _ = predict(Path(run_dir) / "model.keras", subset, image_root, Path(run_dir) / SURVEY_PREDICTIONS,
+                           cache_dir=s.cache_dir)
+    finally:
+        subset.unlink()
+    write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
+    return table
 
 
 def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
