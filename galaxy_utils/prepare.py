@@ -76,6 +76,6 @@ def prepare_catalogue(
 def class_counts(catalogue: pd.DataFrame, task_name: str, keep_uncertain: bool = False) -> pd.Series:
     """Galaxies per class, in the task's class order (zeros shown)."""
     names = labels.class_names(task_name, keep_uncertain)
-    counts = catalogue[LABEL_COLUMN].value_counts().reindex(names, fill_value=0)
+    counts = catalogue[LABEL_COLUMN].value_counts().reindex(names, fill_value=0).astype("int64")
     counts.index.name = "class"
     return counts.rename("galaxies")
