@@ -162,6 +162,27 @@ def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
     return kept.sort_index()
 
 
+def open_run(out: Path, fingerprint: dict) -> dict | None:
+    """Make ``out`` ready for the run ``fingerprint`` describes; the metrics if it is done.
+
+    A folder holding a *different* run (other task, profile, seed, held-out galaxies or
+    catalogue) is refused rather than overwritten; an unfinished run of the same
+    fingerprint is continued by the caller (``fit_run`` resumes from ``backup/``).
+    """
+    if (out / RUN_FILE).exists():
+        previous = read_run(out)
+        if previous.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{out} holds another run ({previous.get('task')}, profile "
+                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
+                "or another catalogue); choose another --out, or delete the folder to retrain"
+            )
+        if (out / METRICS_FILE).exists() and previous.get("finished"):
+            return json.loads((out / METRICS_FILE).read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    return None
+
+
 def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
             extra_callbacks=None, verbose: int = 2):
     """Fit a model in a run folder and return the best one; shared by every kind of run.
@@ -275,17 +296,9 @@ def train(
         "catalog_sha1": _file_sha1(catalog),
         "test_ids": None if test_ids is None else sorted(map(str, test_ids)),
     }
-    if (out / RUN_FILE).exists():
-        previous = read_run(out)
-        if previous.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"{out} holds another run ({previous.get('task')}, profile "
-                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, or another catalogue); "
-                "choose another --out, or delete the folder to retrain"
-            )
-        if (out / METRICS_FILE).exists() and previous.get("finished"):
-            return json.loads((out / METRICS_FILE).read_text())
-    out.mkdir(parents=True, exist_ok=True)
+    finished = open_run(out, fingerprint)
+    if finished is not None:
+        return finished
     cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
     started = time.time()
 

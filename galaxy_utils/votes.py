@@ -535,8 +535,8 @@ def train_vote_counts(
         _file_sha1,
         _versions,
         fit_run,
+        open_run,
         read_history,
-        read_run,
     )
 
     prof = get_profile(VOTE_COUNTS, profile_name)
@@ -547,17 +547,9 @@ def train_vote_counts(
         "catalog_sha1": _file_sha1(catalog),
         "held_out_sha1": None if held_out is None else hashlib.sha1("\n".join(held_out).encode()).hexdigest(),
     }
-    if (out / RUN_FILE).exists():
-        previous = read_run(out)
-        if previous.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"{out} holds another run ({previous.get('task')}, profile "
-                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
-                "or another catalogue); choose another --out, or delete the folder to retrain"
-            )
-        if (out / METRICS_FILE).exists() and previous.get("finished"):
-            return json.loads((out / METRICS_FILE).read_text())
-    out.mkdir(parents=True, exist_ok=True)
+    finished = open_run(out, fingerprint)
+    if finished is not None:
+        return finished
     cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
     if truth == "auto":
         candidate = Path(catalog).parent / "truth.csv"
