@@ -121,18 +121,24 @@ def uncertain_ranking(
 ) -> plt.Figure:
     """Each model's score for ``class_name`` against the volunteers' confidence in it, on the
     galaxies the volunteers left uncertain (``Comparison.ranking``); Spearman in the legend."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    _ranking_panel(ax, volunteers, scores, class_name, title)
+    fig.tight_layout()
+    return fig
+
+
+def _ranking_panel(ax, volunteers, scores: Mapping[str, Sequence[float]], class_name: str, title: str) -> None:
+    """One ranking panel: each model's ``class_name`` score against the volunteers' confidence."""
     from .comparison import ranking_scores
 
-    fig, ax = plt.subplots(figsize=(4.8, 4.2))
     for name, values in scores.items():
         rho = ranking_scores(volunteers, values)["spearman"]
         ax.scatter(volunteers, values, s=10, alpha=0.6, label=f"{name} (Spearman {rho:.2f})")
-    ax.set(xlabel=f"volunteers' {class_name} confidence", ylabel=f"model's {class_name} score", xlim=(0, 1),
-           ylim=(0, 1), title=title)
-    ax.legend(fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), title=title)
+    ax.set_xlabel(f"volunteers' {class_name} confidence", fontsize=8)
+    ax.set_ylabel(f"model's {class_name} score", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 def saliency_overlays(
@@ -211,21 +217,14 @@ def uncertain_rankings(comparisons: Mapping, *, class_name: str = "spiral", size
     """:func:`uncertain_ranking` for several comparisons (``{task: Comparison}``), one panel each:
     on the galaxies volunteers left 'uncertain', each model's ``class_name`` score against the
     volunteers' confidence in it."""
-    from .comparison import HARD, SOFT, ranking_scores
+    from .comparison import HARD, SOFT
 
     fig, axes = plt.subplots(1, len(comparisons), figsize=(len(comparisons) * size, size), squeeze=False)
     for ax, (task, result) in zip(axes[0], comparisons.items(), strict=True):
         ranking = result.ranking
-        people = ranking[f"volunteers_p_{class_name}"]
-        for model in (HARD, SOFT):
-            values = ranking[f"{model}_p_{class_name}"]
-            rho = ranking_scores(people, values)["spearman"]
-            ax.scatter(people, values, s=10, alpha=0.6, label=f"{model} (Spearman {rho:.2f})")
-        ax.set(xlim=(0, 1), ylim=(0, 1), title=f"{task}: {len(ranking)} uncertain galaxies")
-        ax.set_xlabel(f"volunteers' {class_name} confidence", fontsize=8)
-        ax.set_ylabel(f"model's {class_name} score", fontsize=8)
-        ax.legend(fontsize=7, loc="upper left")
-        ax.grid(alpha=0.3)
+        scores = {model: ranking[f"{model}_p_{class_name}"] for model in (HARD, SOFT)}
+        _ranking_panel(ax, ranking[f"volunteers_p_{class_name}"], scores, class_name,
+                       f"{task}: {len(ranking)} uncertain galaxies")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

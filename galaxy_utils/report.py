@@ -247,13 +247,7 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
     unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    subset = Path(run_dir) / "survey_unseen.csv"
-    unseen.to_csv(subset, index=False)
-    try:
-        table, _ = predict(Path(run_dir) / "model.keras", subset, image_root, Path(run_dir) / SURVEY_PREDICTIONS,
-                           cache_dir=s.cache_dir)
-    finally:
-        subset.unlink()
+    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir)
     write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
     return table
 

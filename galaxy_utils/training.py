@@ -226,6 +226,17 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
     return keras.models.load_model(out / MODEL_FILE)
 
 
+def finish_run(out: Path, run: dict, started: float) -> None:
+    """Mark a run folder finished (epochs, time, devices): a rerun then returns its metrics."""
+    import tensorflow as tf
+
+    run["epochs_run"] = int(len(read_history(out)))
+    run["total_seconds"] = round(time.time() - started, 1)
+    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
+    run["finished"] = True
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+
+
 def split_for_profile(
     catalogue: pd.DataFrame, prof: Profile, class_names, *, seed: int, test_ids=None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
@@ -283,7 +294,6 @@ def train(
     galaxies (see :func:`split_for_profile`).
     """
     import keras
-    import tensorflow as tf
 
     from .dataset import make_dataset
     from .images import ImageSpec
@@ -365,11 +375,7 @@ def train(
                                    id_name=id_column(frame))
     predictions.insert(2, "true_class", frame[LABEL_COLUMN].to_numpy())
     write_run_table(predictions, out / PREDICTIONS_FILE)
-    run["epochs_run"] = int(len(read_history(out)))
-    run["total_seconds"] = round(time.time() - started, 1)
-    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
-    run["finished"] = True
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    finish_run(out, run, started)
     return metrics
 
 
@@ -385,16 +391,17 @@ def environment_for_cpu_devices(n: int) -> None:
 
 def predict(
     model_path: str | Path,
-    catalog: str | Path,
+    catalog: str | Path | pd.DataFrame,
     image_root: str | Path,
-    out: str | Path,
+    out: str | Path | None,
     *,
     threshold: float = 0.6,
     tta: bool = False,
     batch_size: int = 64,
     cache_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Classify every galaxy of a catalogue with a trained model; write one row per galaxy.
+    """Classify every galaxy of a catalogue (a file, or a DataFrame already read) with a
+    trained model; one row per galaxy, written to ``out`` unless it is None.
 
     The model's run folder (``run.json`` beside the model) says which image preprocessing
     and classes it was trained with. Galaxies whose image is missing or unreadable are
@@ -412,7 +419,7 @@ def predict(
     run = read_run(model_path.parent)
     spec = ImageSpec(**run["image_spec"])
     class_names = run["classes"]
-    catalogue = read_catalogue(catalog)
+    catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog)
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
     skipped: list[dict] = []
@@ -432,11 +439,12 @@ def predict(
         ],
         ignore_index=True,
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    if len(unreadable):
-        unreadable.to_csv(out.with_suffix(".unreadable.csv"), index=False)
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        if len(unreadable):
+            unreadable.to_csv(out.with_suffix(".unreadable.csv"), index=False)
     return table, unreadable
 
 

@@ -525,18 +525,16 @@ def train_vote_counts(
     survey's ``truth.csv``; ``'auto'`` uses one beside the catalogue if there is one, and
     ``None`` scores against volunteers only.
     """
-    import tensorflow as tf
 
     from .dataset import make_dataset
     from .images import ImageSpec
     from .training import (
         METRICS_FILE,
-        RUN_FILE,
         _file_sha1,
         _versions,
+        finish_run,
         fit_run,
         open_run,
-        read_history,
     )
 
     prof = get_profile(VOTE_COUNTS, profile_name)
@@ -618,11 +616,7 @@ def train_vote_counts(
     )
     metrics = _json_safe(metrics)
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    run["epochs_run"] = int(len(read_history(out)))
-    run["total_seconds"] = round(time.time() - started, 1)
-    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
-    run["finished"] = True
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    finish_run(out, run, started)
     return metrics
 
 
