@@ -50,7 +50,8 @@ def _prepare(args: argparse.Namespace) -> int:
 def _mock(args: argparse.Namespace) -> int:
     from .mock import generate_mock_survey
 
-    paths = generate_mock_survey(args.n, args.seed, Path(args.out), workers=args.workers, progress=not args.quiet)
+    paths = generate_mock_survey(args.n, args.seed, Path(args.out), workers=args.workers, progress=not args.quiet,
+                                 reuse_from=args.reuse_from)
     print(f"wrote mock survey of {args.n} galaxies (seed {args.seed}) to {args.out}")
     for name, value in vars(paths).items():
         print(f"  {name}: {value}")
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
+                   help="a finished mock survey of the same seed whose images to link rather than redraw (repeatable)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_mock)
 

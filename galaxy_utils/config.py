@@ -14,6 +14,7 @@ from pathlib import Path
 
 DATA_CHOICES = ("mock", "real")
 CATALOGUE_NAME = "gz_decals_volunteers_5.csv"
+TRUTH_NAME = "truth.csv"  # a mock survey's ground truth, beside its catalogue
 
 
 def project_root() -> Path:
@@ -58,7 +59,7 @@ class Settings:
     @property
     def truth_path(self) -> Path | None:
         """The mock survey's ground truth (the real survey has none)."""
-        return self.data_dir / "truth.csv" if self.data == "mock" else None
+        return self.data_dir / TRUTH_NAME if self.data == "mock" else None
 
     @property
     def runs_dir(self) -> Path:
@@ -98,21 +99,56 @@ def settings(data: str | None = None, profile: str | None = None, seed: int | No
     return Settings(data, profile, seed, project_root())
 
 
+def mock_survey_name(folder: str | Path) -> str | None:
+    """The name in :data:`galaxy_utils.mock.MOCK_SURVEYS` of a data folder (or a file in it), else None."""
+    from .mock import MOCK_SURVEYS
+
+    path = Path(folder)
+    for candidate in (path, path.parent):
+        if candidate.name in MOCK_SURVEYS and candidate.parent.name == "data":
+            return candidate.name
+    return None
+
+
+def ensure_mock(name: str, *, root: Path | None = None, progress: bool = False) -> Path:
+    """Make sure the mock survey ``name`` (:data:`galaxy_utils.mock.MOCK_SURVEYS`) is complete under
+    ``data/``: generate it if missing, resume it if interrupted, regenerate it if its size
+    or seed changed, linking the images the other finished mock surveys already drew.
+    Returns its catalogue."""
+    from .mock import DEFAULT_MOCK_SEED, MOCK_SURVEYS, generate_mock_survey
+    from .mock.survey import read_complete_marker
+
+    if name not in MOCK_SURVEYS:
+        raise ValueError(f"no mock survey called {name!r}; choose one of {', '.join(MOCK_SURVEYS)}")
+    data = (root or project_root()) / "data"
+    folder, wanted = data / name, (MOCK_SURVEYS[name], DEFAULT_MOCK_SEED)
+    if not ((folder / CATALOGUE_NAME).is_file() and read_complete_marker(folder) == wanted):
+        others = [data / other for other in MOCK_SURVEYS if other != name]
+        generate_mock_survey(*wanted, folder, progress=progress, reuse_from=others)
+    return folder / CATALOGUE_NAME
+
+
 def ensure_data(s: Settings, *, progress: bool = False) -> Path:
     """Make sure the catalogue is there: generate the embedded mock survey if missing
     (resuming a partial one), or explain how to get the real data."""
     if s.data == "mock":
-        from .mock import DEFAULT_MOCK_SEED, DEFAULT_MOCK_SIZE, generate_mock_survey
-
-        # A marker written after a complete run, naming what was generated: a changed
-        # default size or seed regenerates, an interrupted run resumes.
-        marker, wanted = s.data_dir / ".complete", f"n={DEFAULT_MOCK_SIZE} seed={DEFAULT_MOCK_SEED}\n"
-        if not (s.catalogue_path.is_file() and marker.is_file() and marker.read_text() == wanted):
-            generate_mock_survey(DEFAULT_MOCK_SIZE, DEFAULT_MOCK_SEED, s.data_dir, progress=progress)
-            marker.write_text(wanted)
-        return s.catalogue_path
+        return ensure_mock(s.data_dir.name, root=s.root, progress=progress)
     if not s.catalogue_path.is_file():
         raise FileNotFoundError(
             f"{s.catalogue_path} not found: run `galaxy-utils download --out {s.data_dir}` first"
         )
     return s.catalogue_path
+
+
+def ensure_run_data(catalog: str | Path, *, root: Path | None = None, progress: bool = False) -> Path:
+    """The catalogue a saved run was trained on (its ``run.json`` ``catalog``, relative to
+    the project root), generated first when it is one of the mock surveys. Figures drawn
+    from a committed run need its images, which a fresh clone does not have."""
+    root = root or project_root()
+    path = Path(catalog) if Path(catalog).is_absolute() else root / catalog
+    name = mock_survey_name(path.relative_to(root) if path.is_relative_to(root) else path)
+    if name is not None:
+        return ensure_mock(name, root=root, progress=progress)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}, the catalogue this run was trained on, not found")
+    return path

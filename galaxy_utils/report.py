@@ -17,9 +17,10 @@ import pandas as pd
 from . import labels, plots, tree
 from .augmentation import N_VARIANTS, dihedral
 from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
-from .config import Settings
+from .config import TRUTH_NAME, Settings, ensure_run_data
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
+from .profiles import VOTE_COUNTS
 from .training import read_history, read_predictions, read_run, read_run_table, write_run_table
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
@@ -48,11 +49,32 @@ def prepared(s: Settings, task: str, *, keep_uncertain: bool = False):
 
 
 def truth(s: Settings) -> pd.DataFrame | None:
-    return pd.read_csv(s.truth_path, dtype={"iauname": str}) if s.truth_path and s.truth_path.exists() else None
+    return _truth_beside(s.catalogue_path)
 
 
-DATA_NAMES = {"mock": "mock survey", "mock-large": "mock survey of 10,000 galaxies", "gzd5": "real GZD-5",
-              "real": "real GZD-5"}
+def _truth_beside(catalog: Path) -> pd.DataFrame | None:
+    """A mock survey's ground truth (beside its catalogue), or None: the real survey has none."""
+    from .votes import read_truth
+
+    path = Path(catalog).parent / TRUTH_NAME
+    return read_truth(path) if path.exists() else None
+
+
+def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The survey a saved run was trained on (images resolved) and its truth. A committed
+    faithful run names a larger mock survey than the default; a fresh clone generates it
+    here (:func:`galaxy_utils.config.ensure_run_data`) before its images are drawn."""
+    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True)
+    catalogue = resolve_images(read_catalogue(catalog), catalog.parent / "images", verify="exists").catalogue
+    return catalogue, _truth_beside(catalog)
+
+
+def data_names() -> dict[str, str]:
+    """Caption names of the data folders: 'mock survey', 'mock survey of 10,000 galaxies', ..."""
+    from .mock import MOCK_SURVEYS
+
+    names = {name: f"mock survey of {n:,} galaxies" for name, n in MOCK_SURVEYS.items()}
+    return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
 
 
 def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
@@ -60,8 +82,8 @@ def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
     if run_dir is not None and (Path(run_dir) / "run.json").exists():
         run = read_run(run_dir)
         folder = Path(run["catalog"]).parent.name
-        return f"{DATA_NAMES.get(folder, folder)}, {run['profile']['name']} profile"
-    return f"{DATA_NAMES[s.data]}, {s.profile} profile"
+        return f"{data_names().get(folder, folder)}, {run['profile']['name']} profile"
+    return f"{data_names()[s.data]}, {s.profile} profile"
 
 
 def best_run(s: Settings, task: str) -> Path:
@@ -414,6 +436,10 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
+    # A committed faithful run may name a larger mock survey than the default: make it first.
+    for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
+        if (run_dir / "run.json").exists():
+            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True)
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -430,23 +456,24 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
 
 # -- beyond hard labels: the vote-count model (notebook 6) -------------------------------
 
-VOTE_COUNTS = "vote-counts"  # the task of galaxy_utils.votes (and its run folder)
-
 
 def vote_runs(s: Settings) -> tuple[Path, dict[str, Path]]:
     """The vote-count run (the faithful one when made, else the settings' own) and the
-    hard-label runs it was held out against: those beside it, of the same data and profile."""
+    hard-label runs it was held out against: those beside it, of the same data and
+    profile, that have finished."""
     vote_dir = best_run(s, VOTE_COUNTS)
-    return vote_dir, {task: vote_dir.parent / task for task in (FOUR, THREE)}
+    hard = {task: vote_dir.parent / task for task in (FOUR, THREE)}
+    return vote_dir, {task: run_dir for task, run_dir in hard.items() if (run_dir / "metrics.json").exists()}
 
 
 def vote_comparisons(s: Settings) -> dict:
-    """:func:`galaxy_utils.comparison.compare_runs` of both hard-label runs against the
-    vote-count run, on the galaxies neither trained on (the saved models are run, not trained)."""
+    """:func:`galaxy_utils.comparison.compare_runs` of the hard-label runs against the
+    vote-count run, on the galaxies none of them trained on (the saved models are run, not
+    trained), with the volunteers' votes and truth of the survey the vote-count run used."""
     from .comparison import compare_runs
 
     vote_dir, hard = vote_runs(s)
-    galaxies, truth_table = survey(s), truth(s)
+    galaxies, truth_table = run_survey(vote_dir)
     return {task: compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
             for task, run_dir in hard.items()}
 
@@ -465,7 +492,7 @@ def vote_fraction_scatter(s: Settings, questions=None):
     from .votes import run_fractions
 
     vote_dir, _ = vote_runs(s)
-    volunteers, predicted = run_fractions(vote_dir, read_catalogue(s.catalogue_path))
+    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir)[0])
     return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
 
 
@@ -492,7 +519,7 @@ def saliency_examples(s: Settings, *, per_class: int = 2):
     from .saliency import class_examples, run_maps
 
     vote_dir, hard = vote_runs(s)
-    examples = class_examples(hard[THREE], survey(s), per_class=per_class)
+    examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
     maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
     if read_run(vote_dir)["image_spec"] == read_run(hard[THREE])["image_spec"]:

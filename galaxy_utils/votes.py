@@ -57,6 +57,7 @@ from .catalogue import (
     resolve_images,
 )
 from .comparison import class_probabilities, in_classes, labels_from_fractions, truth_labels
+from .config import TRUTH_NAME
 from .evaluation import classification_metrics
 from .profiles import VOTE_COUNTS, Profile
 from .profiles import profile as get_profile
@@ -550,7 +551,7 @@ def train_vote_counts(
         return finished
     cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
     if truth == "auto":
-        candidate = Path(catalog).parent / "truth.csv"
+        candidate = Path(catalog).parent / TRUTH_NAME
         truth = candidate if candidate.is_file() else None
     truth_table = read_truth(truth) if truth is not None else None
     started = time.time()

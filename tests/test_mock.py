@@ -21,7 +21,14 @@ from galaxy_utils.mock.morphology import (
     truth_table,
 )
 from galaxy_utils.mock.render import IMAGE_SIZE, render_galaxy, visibility
-from galaxy_utils.mock.survey import CATALOGUE_NAME, TRUTH_NAME, is_valid_image
+from galaxy_utils.mock.survey import (
+    CATALOGUE_NAME,
+    COMPLETE_MARKER,
+    TRUTH_NAME,
+    complete_marker_text,
+    is_valid_image,
+    read_complete_marker,
+)
 from galaxy_utils.mock.volunteers import answer_probabilities, volunteer_catalogue
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "decals_examples"
@@ -61,7 +68,7 @@ def test_same_seed_gives_identical_files_whatever_the_worker_count(survey, tmp_p
     again = tmp_path / "again"
     generate_mock_survey(N_SMALL, 11, again, workers=2, progress=False)
     first, second = _files(survey), _files(again)
-    assert len(first) == N_SMALL + 2
+    assert len(first) == N_SMALL + 3  # images, catalogue, truth, the .complete marker
     assert first.keys() == second.keys()
     assert all(first[name] == second[name] for name in first)
 
@@ -254,3 +261,42 @@ def test_mock_sky_resembles_real_decals_cutouts():
     assert 0.6 < mock_stats["half_flux_radius_px"] / real_stats["half_flux_radius_px"] < 1.6
     histogram_distance = np.abs(realism.mean_histogram(mock) - realism.mean_histogram(real)).sum()
     assert histogram_distance < 0.35
+
+
+def test_a_survey_is_the_prefix_of_a_larger_one_of_the_same_seed(survey, tmp_path):
+    larger = tmp_path / "larger"
+    paths = generate_mock_survey(N_SMALL + 4, 11, larger, workers=1, progress=False, reuse_from=[survey])
+    assert paths.images_linked == N_SMALL and paths.images_written == 4
+    for name in (CATALOGUE_NAME, TRUTH_NAME):  # header and the first rows, byte for byte
+        small = (survey / name).read_text().splitlines()
+        assert (larger / name).read_text().splitlines()[: N_SMALL + 1] == small
+    # The linked images are the ones the larger survey would have drawn itself.
+    drawn = tmp_path / "drawn"
+    generate_mock_survey(N_SMALL + 4, 11, drawn, workers=1, progress=False)
+    assert _files(drawn) == _files(larger)
+    assert read_complete_marker(larger) == (N_SMALL + 4, 11)
+
+
+def test_images_are_not_borrowed_from_a_survey_of_another_seed_or_an_unfinished_one(survey, tmp_path):
+    other = tmp_path / "other-seed"
+    generate_mock_survey(3, 12, other, workers=1, progress=False)
+    unfinished = tmp_path / "unfinished"
+    generate_mock_survey(3, 11, unfinished, workers=1, progress=False)
+    (unfinished / COMPLETE_MARKER).unlink()
+    out = tmp_path / "out"
+    sources = [other, unfinished, tmp_path / "none"]
+    paths = generate_mock_survey(3, 11, out, workers=1, progress=False, reuse_from=sources)
+    assert (paths.images_linked, paths.images_written) == (0, 3)
+    assert _files(out) == _files(unfinished) | {COMPLETE_MARKER: complete_marker_text(3, 11).encode()}
+
+
+def test_an_interrupted_survey_has_no_complete_marker(tmp_path, monkeypatch):
+    import galaxy_utils.mock.survey as survey_module
+
+    def fail(*args):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(survey_module, "render_galaxy", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        generate_mock_survey(2, 3, tmp_path / "cut", workers=1, progress=False)
+    assert read_complete_marker(tmp_path / "cut") is None

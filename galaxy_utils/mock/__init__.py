@@ -19,4 +19,12 @@ from .survey import MockSurveyPaths, generate_mock_survey
 DEFAULT_MOCK_SIZE = 2500
 DEFAULT_MOCK_SEED = 20220101
 
-__all__ = ["DEFAULT_MOCK_SEED", "DEFAULT_MOCK_SIZE", "MockSurveyPaths", "generate_mock_survey"]
+MOCK_SURVEYS = {"mock": DEFAULT_MOCK_SIZE, "mock-large": 10_000, "mock-xl": 20_000}
+"""The mock surveys, by folder under ``data/``, and their galaxies; all drawn from
+``DEFAULT_MOCK_SEED``. ``mock`` is the embedded default. The faithful runs in ``results/``
+need more galaxies (the 3-class project's 90% agreement is rare; the course project wants
+750 test galaxies of each class) and name the survey they used in their ``run.json``
+(:func:`galaxy_utils.config.ensure_run_data` regenerates it). Each is a prefix of the
+next, so a larger one links the images a smaller one already drew."""
+
+__all__ = ["DEFAULT_MOCK_SEED", "DEFAULT_MOCK_SIZE", "MOCK_SURVEYS", "MockSurveyPaths", "generate_mock_survey"]

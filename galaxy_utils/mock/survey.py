@@ -11,12 +11,19 @@ separate children of ``numpy.random.SeedSequence(seed)``, and each image depends
 its truth and its own seed, so the output is byte-identical whatever the number of
 workers. Generation resumes: images already on disk that decode as 424x424 RGB PNGs are
 kept, missing or broken ones are (re)drawn.
+
+A survey is also a prefix of every larger survey of the same seed: the first ``n`` rows of
+a ``2n``-galaxy survey are the ``n``-galaxy survey, images included (truths, votes and
+image seeds are drawn in galaxy order). So a larger survey can link the images a smaller
+one already drew (``reuse_from``) instead of drawing them again, and a finished survey
+records its size and seed in a ``.complete`` marker that says which surveys it can serve.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +33,13 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..config import CATALOGUE_NAME, TRUTH_NAME
 from .morphology import GalaxyTruth, sample_truths, truth_table
 from .render import IMAGE_SIZE, render_galaxy
 from .volunteers import volunteer_catalogue
 
-CATALOGUE_NAME = "gz_decals_volunteers_5.csv"
-TRUTH_NAME = "truth.csv"
 IMAGE_FOLDER = "images"
+COMPLETE_MARKER = ".complete"
 # Fixed CSV formatting, so the same seed gives the same bytes.
 FLOAT_FORMAT = "%.10g"
 PNG_COMPRESS_LEVEL = 1
@@ -48,6 +55,7 @@ class MockSurveyPaths:
     images: Path
     images_written: int
     images_kept: int
+    images_linked: int = 0
 
 
 def is_valid_image(path: Path) -> bool:
@@ -80,6 +88,43 @@ def _ensure_image(task: tuple[GalaxyTruth, int, str]) -> bool:
     return True
 
 
+def complete_marker_text(n: int, seed: int) -> str:
+    return f"n={n} seed={seed}\n"
+
+
+def read_complete_marker(folder: Path) -> tuple[int, int] | None:
+    """``(n, seed)`` of the finished survey in ``folder``, or None (absent, unfinished or unreadable)."""
+    try:
+        fields = dict(item.split("=", 1) for item in (Path(folder) / COMPLETE_MARKER).read_text().split())
+        return int(fields["n"]), int(fields["seed"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _link_existing_images(locations, image_root: Path, seed: int, reuse_from) -> int:
+    """Hard-link (or copy) into ``image_root`` the images that finished surveys of the same
+    seed already drew at the same ``png_loc``; returns how many. Valid by the prefix
+    property above; the caller still checks every image decodes."""
+    sources = [Path(folder) for folder in reuse_from
+               if (marker := read_complete_marker(folder)) is not None and marker[1] == seed]
+    linked = 0
+    for location in locations:
+        target = image_root / location
+        if target.exists():
+            continue
+        for folder in sources:
+            source = folder / IMAGE_FOLDER / location
+            if source.is_file() and source.resolve() != target.resolve():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+                linked += 1
+                break
+    return linked
+
+
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     table.to_csv(partial, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
@@ -94,12 +139,14 @@ def survey_seeds(seed: int, n: int) -> tuple[np.random.Generator, np.random.Gene
 
 
 def generate_mock_survey(
-    n: int, seed: int, out: Path, workers: int | None = None, progress: bool = True
+    n: int, seed: int, out: Path, workers: int | None = None, progress: bool = True, reuse_from=()
 ) -> MockSurveyPaths:
     """Generate (or finish generating) an ``n``-galaxy mock survey under ``out``.
 
     ``workers`` processes render the images (default: every core; 1 renders in this
     process). A progress bar shows the images as they are checked or drawn.
+    ``reuse_from``: folders of other finished surveys; those of the same seed lend their
+    images (linked, not redrawn). A ``.complete`` marker is written once every image is there.
     """
     if n < 1:
         raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
@@ -113,6 +160,8 @@ def generate_mock_survey(
     _write_csv(truth_table(truths), truth_path)
 
     image_root = out / IMAGE_FOLDER
+    (out / COMPLETE_MARKER).unlink(missing_ok=True)
+    linked = _link_existing_images(catalogue["png_loc"], image_root, seed, reuse_from)
     tasks = [
         (truth, int(image_seed), str(image_root / loc))
         for truth, image_seed, loc in zip(truths, image_seeds, catalogue["png_loc"], strict=True)
@@ -136,6 +185,7 @@ def generate_mock_survey(
                     bar.update()
     finally:
         bar.close()
+    (out / COMPLETE_MARKER).write_text(complete_marker_text(n, seed))
     return MockSurveyPaths(
         root=out,
         catalogue=catalogue_path,
@@ -143,4 +193,5 @@ def generate_mock_survey(
         images=image_root,
         images_written=written,
         images_kept=n - written,
+        images_linked=linked,
     )

@@ -1,0 +1,65 @@
+"""Settings and the data a run needs: the named mock surveys, generated on demand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from galaxy_utils import config, mock
+from galaxy_utils.mock.survey import read_complete_marker
+
+
+def test_settings_check_their_choices(monkeypatch):
+    monkeypatch.delenv("GALAXY_CNN_DATA", raising=False)
+    s = config.settings(profile="fast")
+    assert (s.data, s.profile) == ("mock", "fast")
+    assert s.runs_dir.parts[-2:] == ("runs", "mock-fast")
+    assert config.settings("mock", "faithful").runs_dir.parts[-2:] == ("results", "mock-faithful")
+    with pytest.raises(ValueError, match="data must be one of"):
+        config.settings("sdss")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        config.settings("mock", "quick")
+
+
+def test_mock_survey_names_come_from_the_data_folder():
+    assert config.mock_survey_name("data/mock-large/gz_decals_volunteers_5.csv") == "mock-large"
+    assert config.mock_survey_name("data/mock") == "mock"
+    assert config.mock_survey_name("data/gzd5/gz_decals_volunteers_5.csv") is None
+    assert config.mock_survey_name("elsewhere/mock-large/gz_decals_volunteers_5.csv") is None
+
+
+@pytest.fixture
+def small_surveys(monkeypatch):
+    """The named mock surveys, shrunk to a few galaxies."""
+    monkeypatch.setitem(mock.MOCK_SURVEYS, "mock", 3)
+    monkeypatch.setitem(mock.MOCK_SURVEYS, "mock-large", 5)
+
+
+def test_ensure_mock_generates_once_and_links_a_smaller_surveys_images(small_surveys, tmp_path):
+    small = config.ensure_mock("mock", root=tmp_path)
+    assert read_complete_marker(small.parent) == (3, mock.DEFAULT_MOCK_SEED)
+    large = config.ensure_mock("mock-large", root=tmp_path)
+    assert len(pd.read_csv(large)) == 5
+    first = sorted((small.parent / "images").rglob("*.png"))[0]
+    twin = large.parent / first.relative_to(small.parent)
+    assert twin.stat().st_ino == first.stat().st_ino  # linked, not drawn again
+    before = {p: p.stat().st_mtime_ns for p in large.parent.rglob("*") if p.is_file()}
+    assert config.ensure_run_data("data/mock-large/gz_decals_volunteers_5.csv", root=tmp_path) == large
+    assert {p: p.stat().st_mtime_ns for p in large.parent.rglob("*") if p.is_file()} == before
+
+
+def test_ensure_mock_regenerates_a_survey_of_another_size(small_surveys, tmp_path, monkeypatch):
+    config.ensure_mock("mock", root=tmp_path)
+    monkeypatch.setitem(mock.MOCK_SURVEYS, "mock", 4)
+    catalogue = config.ensure_mock("mock", root=tmp_path)
+    assert len(pd.read_csv(catalogue)) == 4
+    assert read_complete_marker(catalogue.parent) == (4, mock.DEFAULT_MOCK_SEED)
+
+
+def test_unknown_surveys_and_missing_catalogues_are_named(tmp_path):
+    with pytest.raises(ValueError, match="no mock survey called 'mock-huge'"):
+        config.ensure_mock("mock-huge", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="data/gzd5/gz_decals_volunteers_5.csv"):
+        config.ensure_run_data("data/gzd5/gz_decals_volunteers_5.csv", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="galaxy-utils download"):
+        config.ensure_data(config.Settings("real", "fast", 0, tmp_path))
