@@ -371,9 +371,13 @@ def compare_runs(
 
 def summary_table(comparisons) -> pd.DataFrame:
     """The tidy tables of several comparisons side by side: a row per (task, reference,
-    galaxies, metric), a column per model, and the galaxies counted (``n``)."""
-    comparisons = comparisons.values() if isinstance(comparisons, dict) else comparisons
-    table = pd.concat([c.table for c in comparisons], ignore_index=True)
+    galaxies, metric), a column per model, and the galaxies counted (``n``). Takes the
+    comparisons, or their tidy tables already concatenated (a saved ``comparison.csv``)."""
+    if isinstance(comparisons, pd.DataFrame):
+        table = comparisons
+    else:
+        comparisons = comparisons.values() if isinstance(comparisons, dict) else comparisons
+        table = pd.concat([c.table for c in comparisons], ignore_index=True)
     keys = ["task", "reference", "galaxies", "metric"]
     order = table[keys].drop_duplicates()
     wide = table.pivot_table(index=keys, columns="model", values="value", sort=False, dropna=False)

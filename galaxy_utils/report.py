@@ -31,6 +31,7 @@ THREE = labels.THREE_CLASS
 FOUR_UNCERTAIN = "four-class-uncertain"
 SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
 BASELINE_FILE = "baseline.json"
+COMPARISON_FILE = "comparison.csv"  # hard against soft, beside the vote-count run
 
 
 # -- data ------------------------------------------------------------------------------
@@ -190,6 +191,16 @@ def metrics(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
+def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
+    """The finished faithful runs of this data (``results/``) among ``tasks`` (default: the
+    hard-label ones), by task: what the notebooks quote beside their own fast runs."""
+    from .config import settings
+
+    faithful = settings(s.data, "faithful")
+    runs = {task: faithful.run_dir(task) for task in tasks}
+    return {task: run_dir for task, run_dir in runs.items() if (run_dir / "metrics.json").exists()}
+
+
 def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     """Held-out accuracy, macro F1 and sizes of several runs, one row each."""
     rows = []
@@ -199,7 +210,9 @@ def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
                      "test accuracy": round(m["accuracy"], 3), "macro F1": round(m["macro_f1"], 3),
                      "validation accuracy": round(m["validation"]["accuracy"], 3),
                      "epochs": run.get("epochs_run"), "training seconds": run.get("fit_seconds")})
-    return pd.DataFrame(rows).set_index("run")
+    columns = ["run", "profile", "test galaxies", "test accuracy", "macro F1", "validation accuracy", "epochs",
+               "training seconds"]
+    return pd.DataFrame(rows, columns=columns).set_index("run")
 
 
 def confusion(run_dir: Path, s: Settings):
@@ -474,8 +487,19 @@ def vote_comparisons(s: Settings) -> dict:
 
     vote_dir, hard = vote_runs(s)
     galaxies, truth_table = run_survey(vote_dir)
-    return {task: compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
-            for task, run_dir in hard.items()}
+    comparisons = {task: compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
+                   for task, run_dir in hard.items()}
+    if comparisons:  # the numbers, for readers without the images (notebook 6, the README)
+        table = pd.concat([c.table for c in comparisons.values()], ignore_index=True)
+        write_run_table(table, vote_dir / COMPARISON_FILE)
+    return comparisons
+
+
+def saved_comparison(vote_dir: Path) -> pd.DataFrame:
+    """The hard-versus-soft table :func:`vote_comparisons` saved beside a vote-count run."""
+    from .comparison import summary_table
+
+    return summary_table(read_run_table(Path(vote_dir) / COMPARISON_FILE))
 
 
 def vote_question_errors(s: Settings):
