@@ -369,6 +369,42 @@ def compare_runs(
     return compare_hard_soft(volunteers, soft, hard, read_run(hard_run)["task"], truth=truth, **options)
 
 
+# --------------------------------------------------------------------------------------
+# Saved comparisons: the figures and notebooks read these, without the models or images
+# --------------------------------------------------------------------------------------
+
+_PARTS = ("table", "reliability", "ranking", "galaxies")
+
+
+def save_comparison(comparison: Comparison, folder: str | Path) -> None:
+    """Write one comparison as CSV files in ``folder`` (``table``, ``reliability`` with a
+    model and reference column per diagram, ``ranking``, ``galaxies``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    diagrams = comparison.reliability.items()
+    reliability = pd.concat([table.assign(model=model, reference=reference) for (model, reference), table in diagrams],
+                            ignore_index=True)
+    for name, frame in zip(_PARTS, (comparison.table, reliability, comparison.ranking, comparison.galaxies),
+                           strict=True):
+        if frame is not None:
+            frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def load_comparison(folder: str | Path) -> Comparison:
+    """A comparison :func:`save_comparison` wrote; a clear error naming a missing file."""
+    folder = Path(folder)
+    missing = [f"{name}.csv" for name in ("table", "reliability") if not (folder / f"{name}.csv").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} holds no saved comparison (missing {', '.join(missing)})")
+    read = {name: pd.read_csv(folder / f"{name}.csv", dtype={"iauname": "string"})
+            for name in _PARTS if (folder / f"{name}.csv").is_file()}
+    reliability = {
+        (model, reference): rows.drop(columns=["model", "reference"]).reset_index(drop=True)
+        for (model, reference), rows in read["reliability"].groupby(["model", "reference"], sort=False)
+    }
+    return Comparison(read["table"], reliability, read.get("ranking"), read.get("galaxies"))
+
+
 def summary_table(comparisons) -> pd.DataFrame:
     """The tidy tables of several comparisons side by side: a row per (task, reference,
     galaxies, metric), a column per model, and the galaxies counted (``n``). Takes the

@@ -31,7 +31,8 @@ THREE = labels.THREE_CLASS
 FOUR_UNCERTAIN = "four-class-uncertain"
 SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
 BASELINE_FILE = "baseline.json"
-COMPARISON_FILE = "comparison.csv"  # hard against soft, beside the vote-count run
+COMPARISON_DIR = "comparison"  # hard against soft, in the vote-count run folder, a folder per task
+SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
 
 
 # -- data ------------------------------------------------------------------------------
@@ -174,10 +175,20 @@ def balance_table(run_dir: Path) -> pd.DataFrame:
 
 
 def architecture(run_dir: Path):
+    """A run's network, layer by layer. From its saved model, or, where the model was too
+    big to commit (the faithful four-class one), the same architecture rebuilt from
+    ``run.json``: the drawing and the parameter count need no trained weights."""
     import keras
 
+    from .models import build_model
+
     run = read_run(run_dir)
-    model = keras.models.load_model(Path(run_dir) / "model.keras")
+    path = Path(run_dir) / "model.keras"
+    if path.exists():
+        model = keras.models.load_model(path)
+    else:
+        model = build_model(run["profile"]["model"], ImageSpec(**run["image_spec"]).shape, len(run["classes"]),
+                            learning_rate=run["profile"]["learning_rate"])
     return plots.architecture(model, title=f"{run['task']} CNN ({run['profile']['model']}): "
                                            f"{model.count_params():,} parameters, input {model.input_shape[1:]}")
 
@@ -481,25 +492,46 @@ def vote_runs(s: Settings) -> tuple[Path, dict[str, Path]]:
 
 def vote_comparisons(s: Settings) -> dict:
     """:func:`galaxy_utils.comparison.compare_runs` of the hard-label runs against the
-    vote-count run, on the galaxies none of them trained on (the saved models are run, not
-    trained), with the volunteers' votes and truth of the survey the vote-count run used."""
-    from .comparison import compare_runs
+    vote-count run, on the galaxies none of them trained on, with the volunteers' votes and
+    truth of the survey the vote-count run used.
+
+    Each comparison is saved in the vote-count run folder (``comparison/<task>/``) with the
+    digests of the two runs' predictions, and read back while those match: the figures and
+    notebooks then need neither the models (the faithful four-class one is too big to
+    commit) nor the images. A changed run is compared again (its model is run, not trained).
+    """
+    from .comparison import compare_runs, load_comparison, save_comparison
 
     vote_dir, hard = vote_runs(s)
-    galaxies, truth_table = run_survey(vote_dir)
-    comparisons = {task: compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
-                   for task, run_dir in hard.items()}
-    if comparisons:  # the numbers, for readers without the images (notebook 6, the README)
-        table = pd.concat([c.table for c in comparisons.values()], ignore_index=True)
-        write_run_table(table, vote_dir / COMPARISON_FILE)
+    comparisons, galaxies, truth_table = {}, None, None
+    for task, run_dir in hard.items():
+        folder, sources = vote_dir / COMPARISON_DIR / task, _comparison_sources(vote_dir, run_dir)
+        if (folder / SOURCES_FILE).is_file() and json.loads((folder / SOURCES_FILE).read_text()) == sources:
+            comparisons[task] = load_comparison(folder)
+            continue
+        if galaxies is None:
+            galaxies, truth_table = run_survey(vote_dir)
+        comparisons[task] = compare_runs(vote_dir, run_dir, galaxies, truth=truth_table, cache_dir=s.cache_dir)
+        save_comparison(comparisons[task], folder)
+        (folder / SOURCES_FILE).write_text(json.dumps(sources, indent=2) + "\n")
     return comparisons
 
 
+def _comparison_sources(vote_dir: Path, hard_dir: Path) -> dict:
+    """What a saved comparison was computed from: each run's predictions, by digest."""
+    from .training import file_sha1
+
+    return {str(Path(run_dir).name): file_sha1(Path(run_dir) / "predictions.csv") for run_dir in (vote_dir, hard_dir)}
+
+
 def saved_comparison(vote_dir: Path) -> pd.DataFrame:
-    """The hard-versus-soft table :func:`vote_comparisons` saved beside a vote-count run."""
+    """The hard-versus-soft table of every comparison saved beside a vote-count run."""
     from .comparison import summary_table
 
-    return summary_table(read_run_table(Path(vote_dir) / COMPARISON_FILE))
+    tables = [read_run_table(path) for path in sorted((Path(vote_dir) / COMPARISON_DIR).glob("*/table.csv"))]
+    if not tables:
+        raise FileNotFoundError(f"no comparison saved in {Path(vote_dir) / COMPARISON_DIR}: run `galaxy-utils figures`")
+    return summary_table(pd.concat(tables, ignore_index=True))
 
 
 def vote_question_errors(s: Settings):

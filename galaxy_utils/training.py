@@ -140,7 +140,8 @@ def _versions() -> dict:
     }
 
 
-def _file_sha1(path: str | Path) -> str:
+def file_sha1(path: str | Path) -> str:
+    """A file's SHA-1, read in blocks: what a run or a saved comparison was made from."""
     import hashlib
 
     digest = hashlib.sha1()
@@ -303,7 +304,7 @@ def train(
     out = Path(out)
     fingerprint = {
         "task": task, "profile": prof.to_dict(), "seed": seed, "keep_uncertain": keep_uncertain,
-        "catalog_sha1": _file_sha1(catalog),
+        "catalog_sha1": file_sha1(catalog),
         "test_ids": None if test_ids is None else sorted(map(str, test_ids)),
     }
     finished = open_run(out, fingerprint)

@@ -531,8 +531,8 @@ def train_vote_counts(
     from .images import ImageSpec
     from .training import (
         METRICS_FILE,
-        _file_sha1,
         _versions,
+        file_sha1,
         finish_run,
         fit_run,
         open_run,
@@ -543,7 +543,7 @@ def train_vote_counts(
     held_out = sorted(map(str, held_out_ids)) if held_out_ids is not None else None
     fingerprint = {
         "task": VOTE_COUNTS, "profile": prof.to_dict(), "seed": seed, "min_votes": min_votes,
-        "catalog_sha1": _file_sha1(catalog),
+        "catalog_sha1": file_sha1(catalog),
         "held_out_sha1": None if held_out is None else hashlib.sha1("\n".join(held_out).encode()).hexdigest(),
     }
     finished = open_run(out, fingerprint)

@@ -89,6 +89,17 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
     assert (balancing["originals"] + balancing["augmented"] == balancing["total"]).all()
     assert set(metrics["per_class"]) == {"elliptical", "lenticular", "spiral", "irregular"}
 
+    # Without its model (too big to commit, for the faithful run) the architecture is rebuilt.
+    from galaxy_utils import report
+
+    def drawn(figure):
+        ax = figure.axes[0]
+        return [ax.get_title()] + [text.get_text() for text in ax.texts]
+
+    saved = drawn(report.architecture(out))
+    (out / "model.keras").unlink()
+    assert drawn(report.architecture(out)) == saved
+
 
 def _train_command(survey, out, *extra):
     return [sys.executable, "-m", "galaxy_utils.cli", "train", "--task", "three-class", "--catalog",

@@ -315,7 +315,7 @@ def test_truth_labels_map_the_mock_morphologies():
     assert three.fillna("-").tolist() == ["-", "round", "-", "edge-on", "-"]
 
 
-def test_compare_hard_soft_gives_a_tidy_table(zoo):
+def test_compare_hard_soft_gives_a_tidy_table(zoo, tmp_path):
     ids = zoo["iauname"]
     soft = pd.concat([ids, votes.fraction_table(perfect_concentrations(zoo), index=zoo.index)], axis=1)
     classes = labels.class_names(labels.FOUR_CLASS)
@@ -335,6 +335,19 @@ def test_compare_hard_soft_gives_a_tidy_table(zoo):
                                        for r in (comparison.VOLUNTEERS, comparison.TRUTH)}
     assert len(result.ranking) == 2  # the edge-on disk and the uncertain galaxy
     assert result.galaxies["volunteers_label"].tolist()[:3] == ["elliptical", "lenticular", "spiral"]
+
+    # Saved and read back, it draws the same figures without the models or the images.
+    comparison.save_comparison(result, tmp_path / "saved")
+    again = comparison.load_comparison(tmp_path / "saved")
+    pd.testing.assert_frame_equal(again.table, result.table)
+    assert again.reliability.keys() == result.reliability.keys()
+    for key, diagram in result.reliability.items():
+        pd.testing.assert_frame_equal(again.reliability[key], diagram, check_dtype=False)
+    pd.testing.assert_frame_equal(again.ranking, result.ranking, check_dtype=False)
+    assert again.galaxies["soft_label"].tolist() == result.galaxies["soft_label"].tolist()
+    pd.testing.assert_frame_equal(comparison.summary_table(again.table), comparison.summary_table([result]))
+    with pytest.raises(FileNotFoundError, match="missing table.csv, reliability.csv"):
+        comparison.load_comparison(tmp_path / "nothing")
 
 
 def test_shared_test_ids(tmp_path):

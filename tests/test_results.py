@@ -1,0 +1,31 @@
+"""The committed faithful runs stay small enough for git, and complete enough to read."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+MAX_COMMITTED_MB = 20
+
+
+def _tracked(folder: str) -> list[str]:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    result = subprocess.run(["git", "ls-files", folder], cwd=ROOT, capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+def test_committed_results_are_small_files():
+    sizes = {path: (ROOT / path).stat().st_size / 1e6 for path in _tracked("results") if (ROOT / path).exists()}
+    big = {path: round(mb, 1) for path, mb in sizes.items() if mb > MAX_COMMITTED_MB}
+    assert not big, f"too big to commit (over {MAX_COMMITTED_MB} MB): {big}"
+
+
+def test_every_committed_run_is_finished_with_its_metrics():
+    runs = {path.rsplit("/", 1)[0] for path in _tracked("results") if path.endswith("/run.json")}
+    for run in runs:
+        assert json.loads((ROOT / run / "run.json").read_text())["finished"], f"{run} is unfinished"
+        for name in ("metrics.json", "history.csv", "predictions.csv"):
+            assert (ROOT / run / name).is_file(), f"{run} lacks {name}"
