@@ -70,23 +70,24 @@ def _download(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .profiles import VOTE_COUNTS
 
-    if args.task == VOTE_COUNTS:
-        from .votes import format_metrics, train_vote_counts
-
-        metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
-                                    strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2)
-        print(format_metrics(metrics))
-        return 0
-    from .training import train
-
     test_ids = None
     if args.test_ids:
         import pandas as pd
 
         from .catalogue import id_column
 
-        table = pd.read_csv(args.test_ids, dtype=str)
-        test_ids = table[id_column(table)].tolist()
+        tables = [pd.read_csv(path, dtype=str) for path in args.test_ids]
+        test_ids = sorted({galaxy for table in tables for galaxy in table[id_column(table)]})
+    if args.task == VOTE_COUNTS:
+        from .votes import format_metrics, train_vote_counts
+
+        metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
+                                    strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2,
+                                    held_out_ids=test_ids)
+        print(format_metrics(metrics))
+        return 0
+    from .training import train
+
     metrics = train(
         args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
         keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
@@ -191,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-uncertain", action="store_true", help="train 'uncertain' as an extra class")
     p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="tf.distribute strategy")
     p.add_argument(
-        "--test-ids", help="CSV whose id column fixes the test galaxies (e.g. another run's splits/test.csv)"
+        "--test-ids", action="append", metavar="CSV",
+        help="CSV whose id column fixes the test galaxies, e.g. another run's splits/test.csv (repeatable); "
+             "for vote-counts, galaxies held out of training so the hard-label runs can be compared on them",
     )
     p.add_argument("--cache-dir", help="preprocessed-image cache (default: beside the run folder)")
     p.add_argument("--quiet", action="store_true")

@@ -16,6 +16,7 @@ from conftest import ZOO, make_catalogue, write_png  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
 from galaxy_utils import comparison, labels, plots_votes, profiles, tree, votes  # noqa: E402
+from galaxy_utils.cli import main  # noqa: E402
 from galaxy_utils.dataset import make_dataset  # noqa: E402
 from galaxy_utils.evaluation import reliability_table  # noqa: E402
 from galaxy_utils.images import ImageSpec  # noqa: E402
@@ -259,8 +260,13 @@ def test_train_vote_counts_writes_a_run_folder(tmp_path, tiny_profile):
     )
     held = list(catalogue["iauname"][:3])
     out = tmp_path / "runs" / "votes"
-    metrics = votes.train_vote_counts(data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, seed=0,
-                                      verbose=0, held_out_ids=held)
+    # From the command line, held out as two hard-label runs' test splits would be.
+    for i, ids in enumerate((held[:2], held[1:])):
+        pd.DataFrame({"iauname": ids}).to_csv(tmp_path / f"test{i}.csv", index=False)
+    assert main(["train", "--task", "vote-counts", "--catalog", str(data / "gz_decals_volunteers_5.csv"),
+                 "--image-root", str(data / "images"), "--profile", "tiny", "--out", str(out), "--quiet",
+                 "--test-ids", str(tmp_path / "test0.csv"), "--test-ids", str(tmp_path / "test1.csv")]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
     for name in ("run.json", "history.csv", "model.keras", "metrics.json", "predictions.csv"):
         assert (out / name).is_file(), name
     assert set(metrics["questions"]) == set(tree.QUESTION_BY_NAME)
