@@ -193,23 +193,37 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
     only replaces a model that beats the best epoch already logged); logs every epoch to
     ``history.csv``; stops early when the profile says so. Records the strategy and the
     fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
-    check that it is the same run.
+    check that it is the same run, and after every epoch, so ``fit_seconds`` adds up every
+    sitting of a run that was interrupted (``fit_sittings`` counts them).
     """
     import keras
 
     mode = "max" if "accuracy" in monitor else "min"
     dist = make_strategy(strategy)
     run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     history = read_history(out)
+    # A resumed run adds this sitting's fitting time to the earlier sittings'.
+    earlier = read_run(out) if len(history) and (out / RUN_FILE).exists() else {}
+    run["fit_sittings"] = int(earlier.get("fit_sittings", 0)) + 1
+    earlier_seconds = float(earlier.get("fit_seconds", 0.0))
+    run["fit_seconds"] = earlier_seconds
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     best_so_far = None
     if len(history) and monitor in history:
         best_so_far = float(history[monitor].max() if mode == "max" else history[monitor].min())
     with dist.scope():
         model = build()
+    started = time.time()
+
+    def record_fit_time(epoch, logs):
+        run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
+        (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+
     callbacks = [
         # First, so an epoch is backed up before anything else records it.
         keras.callbacks.BackupAndRestore(str(out / "backup")),
+        # Then the time so far, so a run killed after this epoch still says how long it trained.
+        keras.callbacks.LambdaCallback(on_epoch_end=record_fit_time),
         keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor=monitor, mode=mode, save_best_only=True,
                                         initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
@@ -219,11 +233,10 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=prof.early_stopping_patience)
         )
-    started = time.time()
     with _known_keras_warnings():
         model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
                   callbacks=callbacks, verbose=verbose)
-    run["fit_seconds"] = round(time.time() - started, 1)
+    run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
     return keras.models.load_model(out / MODEL_FILE)
 
 

@@ -123,10 +123,14 @@ def test_killed_training_resumes_from_the_last_epoch(mock_survey, tmp_path):
     process.wait()
     assert not (out / "metrics.json").exists()
     assert read_history(out)["epoch"].tolist() == [0]
+    first_sitting = read_run(out)
+    assert first_sitting["fit_sittings"] == 1 and first_sitting["fit_seconds"] > 0
     subprocess.run(_train_command(mock_survey, out, "--quiet"), env=env, check=True, capture_output=True)
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [0, 1], "the second run must start at epoch 1, not retrain epoch 0"
     assert json.loads((out / "metrics.json").read_text())["n"] > 0
+    run = read_run(out)
+    assert run["fit_sittings"] == 2 and run["fit_seconds"] > first_sitting["fit_seconds"]
 
 
 def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
