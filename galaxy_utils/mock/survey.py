@@ -152,6 +152,7 @@ def generate_mock_survey(
         raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / COMPLETE_MARKER).unlink(missing_ok=True)  # until every file below is there
     truth_rng, vote_rng, image_seeds = survey_seeds(seed, n)
     truths = sample_truths(n, truth_rng)
     catalogue = volunteer_catalogue(truths, vote_rng)
@@ -160,7 +161,6 @@ def generate_mock_survey(
     _write_csv(truth_table(truths), truth_path)
 
     image_root = out / IMAGE_FOLDER
-    (out / COMPLETE_MARKER).unlink(missing_ok=True)
     linked = _link_existing_images(catalogue["png_loc"], image_root, seed, reuse_from)
     tasks = [
         (truth, int(image_seed), str(image_root / loc))
