@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 MOCK_DIR ?= data/mock
 PROFILE ?= fast
 
-.PHONY: install test run mock notebooks figures slides lab clean
+.PHONY: install test run mock notebooks figures slides faithful lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ figures: $(STAMP)
 
 slides: $(STAMP)
 	$(BIN)/galaxy-utils slides --figures figures --out slides
+
+# Optional: the faithful runs of results/ (hours on two CPU cores; run it again after an
+# interruption and it resumes), then the figures and slides that show them.
+faithful: $(STAMP)
+	$(BIN)/galaxy-utils faithful
+	$(MAKE) figures slides
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -124,6 +124,14 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faithful(args: argparse.Namespace) -> int:
+    from .report import make_faithful
+
+    runs = make_faithful(args.seed)
+    print("faithful runs: " + ", ".join(f"{task} in {run_dir}" for task, run_dir in runs.items()))
+    return 0
+
+
 def _slides(args: argparse.Namespace) -> int:
     from .slides import ChromiumError, build_slides
 
@@ -215,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or fast")
     p.add_argument("--out", help="folder (default: figures/)")
     p.set_defaults(func=_figures)
+
+    p = sub.add_parser("faithful", help="make (or resume) every faithful run of results/ on the mock surveys: hours")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_faithful)
 
     p = sub.add_parser("slides", help="build the slides (HTML deck and PDF) from figures/index.json")
     p.add_argument("--figures", default="figures", help="folder with the figures and index.json")

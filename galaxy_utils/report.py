@@ -329,6 +329,48 @@ def baseline(run_dir: Path, s: Settings) -> dict:
     return result
 
 
+def cnn_against_baseline(run_dirs: dict[str, Path], s: Settings) -> pd.DataFrame:
+    """Test accuracy of each run's CNN and of the pixel baseline on the same split."""
+    return pd.DataFrame({run: {"CNN": metrics(run_dir)["accuracy"], "pixel baseline": baseline(run_dir, s)["accuracy"]}
+                         for run, run_dir in run_dirs.items()})
+
+
+# -- the faithful runs -----------------------------------------------------------------
+
+FAITHFUL_SURVEYS = {THREE: "mock-large", VOTE_COUNTS: "mock-large", FOUR: "mock-xl"}
+"""The mock survey each faithful run trains on, in the order they run: the vote-count run
+holds out the three-class run's test galaxies, so it comes after it."""
+
+
+def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
+    """Every faithful run of ``results/`` on the mock surveys, each reused when finished and
+    resumed when interrupted (so this can be run again until it completes), then what the
+    figures and notebooks read from them: the three-class model's predictions for the whole
+    survey (the triangle) and the pixel baselines. Hours on two CPU cores."""
+    from .comparison import held_out_ids
+    from .config import settings
+    from .training import train
+    from .votes import train_vote_counts
+
+    faithful = settings("mock", "faithful", seed)
+    runs = {}
+    for task, survey_name in FAITHFUL_SURVEYS.items():
+        catalog = ensure_run_data(f"data/{survey_name}", root=faithful.root, progress=progress)
+        run_dir, options = faithful.run_dir(task), {"seed": seed, "cache_dir": faithful.cache_dir}
+        if task == VOTE_COUNTS:
+            train_vote_counts(catalog, catalog.parent / "images", "faithful", run_dir,
+                              held_out_ids=held_out_ids(runs[THREE]), **options)
+        else:
+            train(task, catalog, catalog.parent / "images", "faithful", run_dir, **options)
+        runs[task] = run_dir
+    if not (runs[THREE] / SURVEY_PREDICTIONS).exists():
+        catalog = ensure_run_data(read_run(runs[THREE])["catalog"], root=faithful.root)
+        survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
+    for task in (FOUR, THREE):
+        baseline(runs[task], faithful)
+    return runs
+
+
 # -- the figures command ---------------------------------------------------------------
 
 

@@ -78,23 +78,23 @@ def _known_keras_warnings():
         yield
 
 
-def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a run's table (splits, predictions) with ``file_loc`` relative to the project
-    root where it lies inside it, so committed run folders work on any clone."""
+def portable_path(location):
+    """A path relative to the project root where it lies inside it (else unchanged): what
+    committed run folders record, so they work on any clone."""
     from .config import project_root
 
-    root = project_root()
+    if not isinstance(location, str | Path):
+        return location
+    try:
+        return Path(location).resolve().relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(location)
 
-    def portable(location):
-        if not isinstance(location, str):
-            return location
-        try:
-            return Path(location).resolve().relative_to(root).as_posix()
-        except ValueError:
-            return location
 
+def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a run's table (splits, predictions) with ``file_loc`` :func:`portable_path`."""
     if "file_loc" in frame.columns:
-        frame = frame.assign(file_loc=frame["file_loc"].map(portable))
+        frame = frame.assign(file_loc=frame["file_loc"].map(portable_path))
     frame.to_csv(path, index=False)
 
 
@@ -357,7 +357,7 @@ def train(
         "keep_uncertain": keep_uncertain,
         "image_spec": asdict(spec),
         "balancing": None if balance_report is None else balance_report.reset_index().to_dict(orient="records"),
-        "catalog": str(catalog),
+        "catalog": portable_path(catalog),
         "catalog_format": catalogue.attrs.get("format"),
         "preprocessing": log.table().to_dict(orient="records"),
         "split_sizes": {name: int(len(frame)) for name, frame in splits.items()},

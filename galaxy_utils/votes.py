@@ -536,6 +536,7 @@ def train_vote_counts(
         finish_run,
         fit_run,
         open_run,
+        portable_path,
     )
 
     prof = get_profile(VOTE_COUNTS, profile_name)
@@ -583,7 +584,7 @@ def train_vote_counts(
         "questions": {q.name: list(q.answers) for q in tree.QUESTIONS},
         "outputs": fraction_columns(),
         "image_spec": asdict(spec),
-        "catalog": str(catalog),
+        "catalog": portable_path(catalog),
         "catalog_format": catalogue.attrs.get("format"),
         "truth": None if truth is None else str(truth),
         "preprocessing": log.table().to_dict(orient="records"),

@@ -1,0 +1,55 @@
+"""`galaxy-utils faithful`: every faithful run, in order, on its own mock survey, resumable,
+then what the figures read from them. Here with tiny surveys and tiny recipes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from galaxy_utils import config, mock, profiles, report
+from galaxy_utils.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tiny_world(tmp_path, monkeypatch):
+    """A project root in tmp_path, small mock surveys, and few-second faithful recipes."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "galaxy_utils").mkdir()
+    monkeypatch.setattr(config, "project_root", lambda: tmp_path)
+    # 300 galaxies give about 24 with the three-class project's 90% agreement.
+    for name, n in {"mock": 40, "mock-large": 300, "mock-xl": 330}.items():
+        monkeypatch.setitem(mock.MOCK_SURVEYS, name, n)
+    for task in report.FAITHFUL_SURVEYS:
+        faithful = profiles.profile(task, "faithful")
+        tiny = dataclasses.replace(faithful, image_size=16, epochs=1, batch_size=16, early_stopping_patience=None)
+        if faithful.split == "balanced":
+            tiny = dataclasses.replace(tiny, n_train=16, n_test=8)
+        else:  # enough of each class in every split
+            tiny = dataclasses.replace(tiny, val_fraction=0.25, test_fraction=0.25)
+        monkeypatch.setitem(profiles.PROFILES, (task, "faithful"), tiny)
+    return tmp_path
+
+
+def test_faithful_makes_every_run_then_reuses_them(tiny_world, capsys):
+    assert main(["faithful"]) == 0
+    results = tiny_world / "results" / "mock-faithful"
+    for task, survey in report.FAITHFUL_SURVEYS.items():
+        run = json.loads((results / task / "run.json").read_text())
+        assert run["finished"] and run["catalog"] == f"data/{survey}/gz_decals_volunteers_5.csv"
+        assert run["fit_sittings"] == 1
+    assert (results / "three-class" / report.SURVEY_PREDICTIONS).is_file()
+    assert (results / "four-class" / report.BASELINE_FILE).is_file()
+    # the vote-count run holds out the three-class run's test galaxies
+    votes_run = json.loads((results / "vote-counts" / "run.json").read_text())
+    held = votes_run["held_out_ids"]
+    assert held["given"] == held["in_test_split"] > 0
+    assert "three-class in" in capsys.readouterr().out
+
+    # Run again: nothing is retrained.
+    stamps = {p: p.stat().st_mtime_ns for p in results.rglob("model.keras")}
+    assert main(["faithful"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in results.rglob("model.keras")} == stamps
