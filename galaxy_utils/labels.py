@@ -439,6 +439,11 @@ TRUE_MORPHOLOGY_CLASSES: dict[str, dict[str, str | None]] = {
 }
 
 
+def read_truth(path) -> pd.DataFrame:
+    """The mock survey's ``truth.csv`` (``iauname``, ``morphology``, ...)."""
+    return pd.read_csv(path, dtype={tree.ID_COLUMN: "string"})
+
+
 def true_classes(truth: pd.DataFrame, task_name: str) -> pd.Series:
     """Each mock galaxy's true class for a task (NA where it has none), indexed by iauname.
 

@@ -21,7 +21,7 @@ from .config import TRUTH_NAME, Settings, ensure_run_data
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
 from .profiles import VOTE_COUNTS
-from .training import read_history, read_predictions, read_run, read_run_table, write_run_table
+from .training import file_sha1, read_history, read_predictions, read_run, read_run_table, write_run_table
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -56,10 +56,8 @@ def truth(s: Settings) -> pd.DataFrame | None:
 
 def _truth_beside(catalog: Path) -> pd.DataFrame | None:
     """A mock survey's ground truth (beside its catalogue), or None: the real survey has none."""
-    from .votes import read_truth
-
     path = Path(catalog).parent / TRUTH_NAME
-    return read_truth(path) if path.exists() else None
+    return labels.read_truth(path) if path.exists() else None
 
 
 def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -353,9 +351,9 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     from .votes import train_vote_counts
 
     faithful = settings("mock", "faithful", seed)
-    runs = {}
+    runs, catalogs = {}, {}
     for task, survey_name in FAITHFUL_SURVEYS.items():
-        catalog = ensure_run_data(f"data/{survey_name}", root=faithful.root, progress=progress)
+        catalogs[task] = catalog = ensure_run_data(f"data/{survey_name}", root=faithful.root, progress=progress)
         run_dir, options = faithful.run_dir(task), {"seed": seed, "cache_dir": faithful.cache_dir}
         if task == VOTE_COUNTS:
             train_vote_counts(catalog, catalog.parent / "images", "faithful", run_dir,
@@ -364,7 +362,7 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
             train(task, catalog, catalog.parent / "images", "faithful", run_dir, **options)
         runs[task] = run_dir
     if not (runs[THREE] / SURVEY_PREDICTIONS).exists():
-        catalog = ensure_run_data(read_run(runs[THREE])["catalog"], root=faithful.root)
+        catalog = catalogs[THREE]
         survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
     for task in (FOUR, THREE):
         baseline(runs[task], faithful)
@@ -561,8 +559,6 @@ def vote_comparisons(s: Settings) -> dict:
 
 def _comparison_sources(vote_dir: Path, hard_dir: Path) -> dict:
     """What a saved comparison was computed from: each run's predictions, by digest."""
-    from .training import file_sha1
-
     return {str(Path(run_dir).name): file_sha1(Path(run_dir) / "predictions.csv") for run_dir in (vote_dir, hard_dir)}
 
 

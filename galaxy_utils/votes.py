@@ -59,6 +59,7 @@ from .catalogue import (
 from .comparison import class_probabilities, in_classes, labels_from_fractions, truth_labels
 from .config import TRUTH_NAME
 from .evaluation import classification_metrics
+from .labels import read_truth
 from .profiles import VOTE_COUNTS, Profile
 from .profiles import profile as get_profile
 from .training import read_run_table, write_run_table
@@ -490,11 +491,6 @@ def _json_safe(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def read_truth(path) -> pd.DataFrame:
-    """The mock survey's ``truth.csv`` (``iauname``, ``morphology``, ...)."""
-    return pd.read_csv(path, dtype={tree.ID_COLUMN: "string"})
 
 
 def train_vote_counts(
