@@ -166,6 +166,19 @@ class Comparison:
     galaxies: pd.DataFrame | None = None
 
 
+def thresholded_argmax(probabilities: np.ndarray, task_name: str) -> np.ndarray:
+    """The hard model's class where its top probability reaches that class's threshold
+    (the course project's max-probability cut), else 'uncertain': the softmax held to the
+    standard its volunteers' labels were (:func:`galaxy_utils.labels.class_thresholds`)."""
+    classes = labels_module.class_names(task_name)
+    thresholds = labels_module.class_thresholds(task_name)
+    probabilities = np.asarray(probabilities, dtype=float)
+    top = probabilities.argmax(axis=1)
+    needed = np.array([thresholds[c] for c in classes])[top]
+    reached = probabilities[np.arange(len(top)), top] >= needed - 1e-9
+    return np.where(reached, np.array(classes, dtype=object)[top], labels_module.UNCERTAIN).astype(object)
+
+
 def _by_id(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     keyed = frame.set_index(frame[id_column(frame)].astype("string").to_numpy())
     return keyed.loc[ids]
@@ -227,6 +240,7 @@ def compare_hard_soft(
         rows.append((task_name, model, reference, galaxies, metric, float(value), int(n)))
 
     soft_label_values = soft_label.to_numpy(dtype=object)
+    hard_label_values = thresholded_argmax(probabilities[HARD], task_name)
     for reference, labels in references.items():
         known = in_classes(labels, classes)
         y_true = np.array([classes.index(c) for c in labels[known]], dtype=int)
@@ -237,11 +251,12 @@ def compare_hard_soft(
             add(model, reference, galaxies, "accuracy", accuracy, len(y_true))
             add(model, reference, galaxies, "ece", expected_calibration_error(y_true, p, n_bins), len(y_true))
             reliability[(model, reference)] = reliability_table(y_true, p, n_bins)
-        decided = known & in_classes(soft_label_values, classes)
-        add(SOFT, reference, galaxies, "thresholded_coverage", decided.sum() / known.sum() if known.any() else np.nan,
-            known.sum())
-        add(SOFT, reference, galaxies, "thresholded_accuracy",
-            np.mean(soft_label_values[decided] == labels[decided]) if decided.any() else np.nan, decided.sum())
+        for model, model_labels in ((HARD, hard_label_values), (SOFT, soft_label_values)):
+            decided = known & in_classes(model_labels, classes)
+            add(model, reference, galaxies, "thresholded_coverage",
+                decided.sum() / known.sum() if known.any() else np.nan, known.sum())
+            add(model, reference, galaxies, "thresholded_accuracy",
+                np.mean(model_labels[decided] == labels[decided]) if decided.any() else np.nan, decided.sum())
 
     uncertain = references[VOLUNTEERS] == labels_module.UNCERTAIN
     column = f"p_{ranking_class}"

@@ -375,6 +375,19 @@ def class_names(task_name: str, keep_uncertain: bool = False) -> list[str]:
     return [*names, UNCERTAIN] if keep_uncertain else names
 
 
+def class_thresholds(task_name: str) -> dict[str, float]:
+    """The confidence each class must reach, per class, for the task's default thresholds.
+
+    The same numbers decide a volunteers' label and whether a model's top probability is
+    trusted (the course project's max-probability threshold): a model is held to the
+    standard its training labels were.
+    """
+    thresholds = task(task_name).thresholds
+    if isinstance(thresholds, ThreeClassThresholds):
+        return dict.fromkeys(task(task_name).classes, thresholds.agreement)
+    return {name: getattr(thresholds, name) for name in task(task_name).classes}
+
+
 # --------------------------------------------------------------------------------------
 # Soft targets: the votes themselves
 # --------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every 
 BASELINE_FILE = "baseline.json"
 COMPARISON_DIR = "comparison"  # hard against soft, in the vote-count run folder, a folder per task
 SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
+# Raised when the comparison's table changes, so saved comparisons are computed again
+# (2: the hard model's thresholded coverage and accuracy).
+COMPARISON_VERSION = 2
 
 
 # -- data ------------------------------------------------------------------------------
@@ -231,6 +234,12 @@ def confusion(run_dir: Path, s: Settings):
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
+def decision_threshold(task_name: str) -> float:
+    """The max-probability cut drawn on the figures: the task's (lowest) label threshold,
+    so a model's call is trusted where a volunteers' vote fraction would have been."""
+    return min(labels.class_thresholds(task_name).values())
+
+
 def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     """Example test galaxies (some right, some wrong) beside their predicted probabilities."""
     table, y_true, probabilities, classes = read_predictions(run_dir)
@@ -240,7 +249,8 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     picks = np.concatenate([rng.permutation(right)[: n - min(2, len(wrong))], rng.permutation(wrong)[:2]])
     images = load_images(table["file_loc"].iloc[picks], DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
-                                  true_labels=list(table["true_class"].iloc[picks]), threshold=0.6)
+                                  true_labels=list(table["true_class"].iloc[picks]),
+                                  threshold=decision_threshold(read_run(run_dir)["task"]))
 
 
 def coverage(run_dir: Path, s: Settings):
@@ -248,7 +258,7 @@ def coverage(run_dir: Path, s: Settings):
 
     _, y_true, probabilities, _ = read_predictions(run_dir)
     curve = coverage_curve(y_true, probabilities)
-    return curve, plots.coverage_tradeoff(curve, chosen=0.6,
+    return curve, plots.coverage_tradeoff(curve, chosen=decision_threshold(read_run(run_dir)["task"]),
                                           title=f"{read_run(run_dir)['task']} ({caption_tag(s, run_dir)})")
 
 
@@ -558,8 +568,10 @@ def vote_comparisons(s: Settings) -> dict:
 
 
 def _comparison_sources(vote_dir: Path, hard_dir: Path) -> dict:
-    """What a saved comparison was computed from: each run's predictions, by digest."""
-    return {str(Path(run_dir).name): file_sha1(Path(run_dir) / "predictions.csv") for run_dir in (vote_dir, hard_dir)}
+    """What a saved comparison was computed from: each run's predictions, by digest, and
+    the version of the comparison itself."""
+    digests = {Path(run_dir).name: file_sha1(Path(run_dir) / "predictions.csv") for run_dir in (vote_dir, hard_dir)}
+    return {"comparison_version": COMPARISON_VERSION, **digests}
 
 
 def saved_comparison(vote_dir: Path) -> pd.DataFrame:

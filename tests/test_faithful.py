@@ -53,3 +53,22 @@ def test_faithful_makes_every_run_then_reuses_them(tiny_world, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in results.rglob("model.keras")}
     assert main(["faithful"]) == 0
     assert {p: p.stat().st_mtime_ns for p in results.rglob("model.keras")} == stamps
+
+    # The hard-against-soft comparisons are saved beside the vote-count run and reused;
+    # an older comparison (another version) is computed again.
+    settings = config.settings("mock", "faithful", 0)
+    comparisons = report.vote_comparisons(settings)
+    assert set(comparisons) == {"four-class", "three-class"}
+    sources = results / "vote-counts" / report.COMPARISON_DIR / "four-class" / report.SOURCES_FILE
+    saved = json.loads(sources.read_text())
+    assert saved["comparison_version"] == report.COMPARISON_VERSION
+    assert set(saved) == {"comparison_version", "vote-counts", "four-class"}
+    table = sources.with_name("table.csv")
+    stamp = table.stat().st_mtime_ns
+    report.vote_comparisons(settings)
+    assert table.stat().st_mtime_ns == stamp
+    sources.write_text(json.dumps({**saved, "comparison_version": 1}))
+    again = report.vote_comparisons(settings)
+    assert json.loads(sources.read_text()) == saved and table.stat().st_mtime_ns != stamp
+    hard_rows = again["four-class"].table.query("model == 'hard labels' and metric == 'thresholded_coverage'")
+    assert len(hard_rows) >= 1

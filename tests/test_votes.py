@@ -321,6 +321,15 @@ def test_truth_labels_map_the_mock_morphologies():
     assert three.fillna("-").tolist() == ["-", "round", "-", "edge-on", "-"]
 
 
+def test_thresholded_argmax_holds_the_softmax_to_the_label_thresholds():
+    four = np.array([[0.6, 0.2, 0.1, 0.1], [0.59, 0.21, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7]])
+    assert comparison.thresholded_argmax(four, labels.FOUR_CLASS).tolist() == [
+        "elliptical", labels.UNCERTAIN, "irregular"]
+    three = np.array([[0.85, 0.1, 0.05], [0.02, 0.03, 0.95]])
+    assert comparison.thresholded_argmax(three, labels.THREE_CLASS).tolist() == [labels.UNCERTAIN, "edge-on"]
+    assert labels.class_thresholds(labels.THREE_CLASS) == dict.fromkeys(labels.class_names(labels.THREE_CLASS), 0.9)
+
+
 def test_compare_hard_soft_gives_a_tidy_table(zoo, tmp_path):
     ids = zoo["iauname"]
     soft = pd.concat([ids, votes.fraction_table(perfect_concentrations(zoo), index=zoo.index)], axis=1)
@@ -336,6 +345,9 @@ def test_compare_hard_soft_gives_a_tidy_table(zoo, tmp_path):
     assert value[(comparison.HARD, comparison.VOLUNTEERS, "accuracy")] == pytest.approx(1 / 4)
     assert value[(comparison.HARD, comparison.VOLUNTEERS, "ece")] == pytest.approx(0.7 - 0.25)
     assert value[(comparison.SOFT, comparison.VOLUNTEERS, "thresholded_coverage")] == 1.0
+    # the hard model's 0.7 passes the four-class 0.6 cut everywhere: it decides every galaxy
+    assert value[(comparison.HARD, comparison.VOLUNTEERS, "thresholded_coverage")] == 1.0
+    assert value[(comparison.HARD, comparison.VOLUNTEERS, "thresholded_accuracy")] == pytest.approx(1 / 4)
     assert (comparison.HARD, comparison.TRUTH, "accuracy") in value.index
     assert set(result.reliability) == {(m, r) for m in (comparison.HARD, comparison.SOFT)
                                        for r in (comparison.VOLUNTEERS, comparison.TRUTH)}
