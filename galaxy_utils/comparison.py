@@ -175,7 +175,7 @@ def thresholded_argmax(probabilities: np.ndarray, task_name: str) -> np.ndarray:
     probabilities = np.asarray(probabilities, dtype=float)
     top = probabilities.argmax(axis=1)
     needed = np.array([thresholds[c] for c in classes])[top]
-    reached = probabilities[np.arange(len(top)), top] >= needed - 1e-9
+    reached = probabilities[np.arange(len(top)), top] >= needed - labels_module.THRESHOLD_TOLERANCE
     return np.where(reached, np.array(classes, dtype=object)[top], labels_module.UNCERTAIN).astype(object)
 
 

@@ -41,7 +41,7 @@ THREE_CLASS = "three-class"
 
 # Tolerance on threshold comparisons: a product of fractions such as 0.6 x 1.0 must meet a
 # threshold of 0.6 even when floating point gives 0.59999999999.
-_EPS = 1e-9
+THRESHOLD_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -267,20 +267,20 @@ def four_class_labels(
     t = thresholds or FourClassThresholds()
     morph = ["elliptical", "lenticular", "spiral"]
     scores = confidences[[f"p_{c}" for c in morph]].to_numpy()
-    passing = np.where(scores >= np.array([getattr(t, c) for c in morph]) - _EPS, scores, -1.0)
+    passing = np.where(scores >= np.array([getattr(t, c) for c in morph]) - THRESHOLD_TOLERANCE, scores, -1.0)
     best = passing.argmax(axis=1)
     top = passing.max(axis=1)
     # Two classes passing with equal confidence (possible only with thresholds <= 0.5)
     # is a tie the votes cannot break: uncertain.
-    unique_winner = (top >= 0) & ((np.abs(passing - top[:, None]) <= _EPS).sum(axis=1) == 1)
+    unique_winner = (top >= 0) & ((np.abs(passing - top[:, None]) <= THRESHOLD_TOLERANCE).sum(axis=1) == 1)
     label = np.where(unique_winner, np.array(morph, dtype=object)[best], UNCERTAIN)
     reason = np.where(label == UNCERTAIN, "below threshold", "reached threshold").astype(object)
-    edge_on = confidences[f"p_{EDGE_ON}"].to_numpy() >= 0.6 - _EPS
+    edge_on = confidences[f"p_{EDGE_ON}"].to_numpy() >= 0.6 - THRESHOLD_TOLERANCE
     reason[(label == UNCERTAIN) & edge_on] = "edge-on disk"
-    irregular = confidences["p_irregular"].to_numpy() >= t.irregular - _EPS
+    irregular = confidences["p_irregular"].to_numpy() >= t.irregular - THRESHOLD_TOLERANCE
     label[irregular] = "irregular"
     reason[irregular] = "reached threshold"
-    artifact = confidences[f"p_{ARTIFACT}"].to_numpy() >= t.artifact - _EPS
+    artifact = confidences[f"p_{ARTIFACT}"].to_numpy() >= t.artifact - THRESHOLD_TOLERANCE
     label[artifact] = ARTIFACT
     reason[artifact] = "artifact flagged"
     return (
@@ -297,7 +297,7 @@ def three_class_labels(
     classes = list(TASKS[THREE_CLASS].classes)
     scores = confidences[[f"p_{c}" for c in classes]].to_numpy()
     best = scores.argmax(axis=1)
-    agreed = scores.max(axis=1) >= t.agreement - _EPS
+    agreed = scores.max(axis=1) >= t.agreement - THRESHOLD_TOLERANCE
     label = np.where(agreed, np.array(classes, dtype=object)[best], UNCERTAIN)
     reason = np.where(agreed, "reached agreement", f"agreement below {t.agreement:g}").astype(object)
     artifact = confidences[f"p_{ARTIFACT}"].to_numpy() >= 0.5
