@@ -388,6 +388,12 @@ def class_thresholds(task_name: str) -> dict[str, float]:
     return {name: getattr(thresholds, name) for name in task(task_name).classes}
 
 
+def decision_threshold(task_name: str) -> float:
+    """One max-probability cut for a task's model (the figures draw it): the lowest of its
+    :func:`class_thresholds`, so a model's call is trusted where a volunteers' would be."""
+    return min(class_thresholds(task_name).values())
+
+
 # --------------------------------------------------------------------------------------
 # Soft targets: the votes themselves
 # --------------------------------------------------------------------------------------

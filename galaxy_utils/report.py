@@ -234,12 +234,6 @@ def confusion(run_dir: Path, s: Settings):
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
-def decision_threshold(task_name: str) -> float:
-    """The max-probability cut drawn on the figures: the task's (lowest) label threshold,
-    so a model's call is trusted where a volunteers' vote fraction would have been."""
-    return min(labels.class_thresholds(task_name).values())
-
-
 def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     """Example test galaxies (some right, some wrong) beside their predicted probabilities."""
     table, y_true, probabilities, classes = read_predictions(run_dir)
@@ -250,16 +244,16 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     images = load_images(table["file_loc"].iloc[picks], DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
                                   true_labels=list(table["true_class"].iloc[picks]),
-                                  threshold=decision_threshold(read_run(run_dir)["task"]))
+                                  threshold=labels.decision_threshold(read_run(run_dir)["task"]))
 
 
 def coverage(run_dir: Path, s: Settings):
     from .evaluation import coverage_curve
 
     _, y_true, probabilities, _ = read_predictions(run_dir)
-    curve = coverage_curve(y_true, probabilities)
-    return curve, plots.coverage_tradeoff(curve, chosen=decision_threshold(read_run(run_dir)["task"]),
-                                          title=f"{read_run(run_dir)['task']} ({caption_tag(s, run_dir)})")
+    curve, task = coverage_curve(y_true, probabilities), read_run(run_dir)["task"]
+    return curve, plots.coverage_tradeoff(curve, chosen=labels.decision_threshold(task),
+                                          title=f"{task} ({caption_tag(s, run_dir)})")
 
 
 def accuracy_against_truth(run_dir: Path, truth_table: pd.DataFrame) -> pd.Series:
