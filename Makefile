@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 MOCK_DIR ?= data/mock
 PROFILE ?= fast
 
-.PHONY: install test run mock notebooks figures slides faithful lab clean
+.PHONY: install test test-fast run mock notebooks figures slides faithful lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ install: $(STAMP)
 # Unit tests, then every notebook under nbval (cells marked NBVAL_CHECK_OUTPUT must match).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The unit tests alone: no notebooks, nothing marked slow (no model training).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow"
 
 # The main job on the embedded default: the mock survey, the notebooks (fast profile, as
 # committed), the report figures and the slides.
