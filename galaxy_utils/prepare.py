@@ -70,8 +70,8 @@ def prepare_catalogue(
         if not model_predictions:
             raise CatalogueError(
                 f"{catalogue.attrs.get('source', 'catalogue')}: holds model predictions (the GZ DECaLS automated "
-                "posteriors), not volunteer votes; to label galaxies from the model's predicted fractions "
-                "anyway, pass --use-model-predictions (model_predictions=True)"
+                "posteriors), not volunteer votes; to label galaxies from the model's predicted fractions on "
+                "purpose, run galaxy-utils prepare with --use-model-predictions (in Python: model_predictions=True)"
             )
         log.notes.append(f"labels come from {labels.MODEL_LABEL_SOURCE}")
         catalogue = log.apply(keep_label_columns, catalogue, the_task.fraction_columns())
