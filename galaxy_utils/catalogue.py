@@ -362,14 +362,13 @@ ZERO_UNASKED_RULE = "read as 'not asked', like an empty cell"
 
 
 def _quirk(catalogue: pd.DataFrame, name: str, column: str, rule: str, mask: pd.Series,
-           detail: pd.Series | None = None, limit: int = 3) -> Quirk | None:
+           detail: Callable[[int], str] | None = None, limit: int = 3) -> Quirk | None:
+    """The quirk on the rows of ``mask``, the first ``limit`` as examples (``detail(row)`` beside each id)."""
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
     if not len(positions):
         return None
     ids = catalogue[id_column(catalogue)].to_numpy()
-    examples = tuple(
-        f"{ids[p]}" + (f" ({detail.iloc[p]})" if detail is not None else "") for p in positions[:limit]
-    )
+    examples = tuple(f"{ids[p]}" + (f" ({detail(p)})" if detail else "") for p in positions[:limit])
     return Quirk(name, column, rule, len(positions), examples)
 
 
@@ -399,9 +398,9 @@ def find_quirks(catalogue: pd.DataFrame, decision_tree: tree.DecisionTree | None
         total = pd.to_numeric(catalogue[q.total_column], errors="coerce")
         answers = sum(pd.to_numeric(catalogue[c], errors="coerce").fillna(0) for c in q.count_columns)
         larger = total > answers + 0.5
-        detail = total.map("{:g}".format) + " > " + answers.map("{:g}".format)
         quirks.append(_quirk(catalogue, "total larger than the sum of its answers", q.total_column,
-                             TOTAL_LARGER_RULE, larger, detail))
+                             TOTAL_LARGER_RULE, larger,
+                             lambda p, total=total, answers=answers: f"{total.iloc[p]:g} > {answers.iloc[p]:g}"))
         for column in q.debiased_columns:
             if column in catalogue.columns:
                 empty_debiased |= (total > 0) & catalogue[column].isna()
