@@ -30,6 +30,16 @@ from . import tree
 GZD5 = "gzd5"
 GZ2_KAGGLE = "gz2-kaggle"
 GENERIC = "generic"
+# The other two tables of the GZ DECaLS release (Walmsley et al. 2022).
+GZD12 = "gzd-1-2"
+"""``gz_decals_volunteers_1_and_2``: volunteer votes on the earlier GZD-1/2 tree (:data:`tree.GZD_1_2`)."""
+GZD5_AUTO = "gzd5-auto-posteriors"
+"""``gz_decals_auto_posteriors``: a model's predicted vote fractions, *not* volunteer votes."""
+
+# The decision tree behind each volunteer-vote format.
+VOLUNTEER_TREES: dict[str, tree.DecisionTree] = {GZD5: tree.DR5, GZD12: tree.GZD_1_2}
+# A column only the automated posteriors table has.
+_AUTO_MARKER = "smooth-or-featured_smooth_concentration"
 
 FILE_COLUMN = "file_loc"
 LABEL_COLUMN = "label"
@@ -73,10 +83,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def detect_format(columns: Iterable[str]) -> str:
-    """Which catalogue layout these columns are: GZD-5, GZ2 Kaggle, or generic."""
+    """Which catalogue layout these columns are: GZD-5 (DR5, GZD-1/2 or automated), GZ2 Kaggle, or generic."""
     columns = set(columns)
+    # Before GZD-5: the GZD-1/2 table shares its total-votes columns.
+    if tree.GZD_1_2.question("merging").count_column("tidal-debris") in columns:
+        return GZD12
     if tree.CLASSIFICATIONS_COLUMN in columns:
         return GZD5
+    # Before generic: it has file_loc and GZD-5 fraction columns, but holds a model's predictions.
+    if _AUTO_MARKER in columns:
+        return GZD5_AUTO
     if GZ2_ID_COLUMN in columns and "Class1.1" in columns:
         return GZ2_KAGGLE
     if FILE_COLUMN in columns or tree.IMAGE_COLUMN in columns:
@@ -123,29 +139,45 @@ def validate_gzd5(
     source: str = "catalogue",
     require_metadata: bool = True,
     tolerance: float = 1e-3,
+    decision_tree: tree.DecisionTree = tree.DR5,
 ) -> pd.DataFrame:
-    """Check a table against the published GZD-5 layout and return it with numeric votes.
+    """Check a volunteer table against its published layout and return it with numeric votes.
 
-    Raises :class:`CatalogueError` listing every problem found, each naming its column and
-    the first bad rows: missing columns; non-numeric, negative, non-integer or empty vote
-    counts; totals that are not the sum of their answers; fractions that disagree with
-    count / total (a question with no votes must have an empty or zero fraction); debiased
-    fractions outside [0, 1]; duplicated ids. ``require_metadata=False`` accepts a table
-    with only the id, ``png_loc`` and the vote block (for example a user's cut-down copy).
+    ``decision_tree`` is :data:`tree.DR5` (``gz_decals_volunteers_5``, the default) or
+    :data:`tree.GZD_1_2` (``gz_decals_volunteers_1_and_2``).
+
+    Errors: raises :class:`CatalogueError` listing every problem found, each naming the
+    file, its column and the first bad rows: missing columns; non-numeric, negative,
+    non-integer or empty vote counts; a total *smaller* than the sum of its answers (a total
+    counts every volunteer who answered); fractions that disagree with count / total (a
+    question with no votes must have an empty or zero fraction); debiased fractions outside
+    [0, 1]; duplicated or empty ids.
+
+    Accepted quirks of the real release (never an error; :func:`find_quirks` counts them for
+    the preprocessing report): a total *larger* than the sum of its answers (votes for
+    answers retired between campaigns; the published fractions are count / total all the
+    same, and are used as published); empty debiased fractions where the question was
+    asked (labels use the raw fractions); fractions of 0 rather than empty where nobody was
+    asked (read as "not asked").
+
+    ``require_metadata=False`` accepts a table with only the id, ``png_loc`` (where the
+    tree's table has one) and the vote block (for example a user's cut-down copy).
     """
     problems: list[str] = []
-    expected = tree.gzd5_columns() if require_metadata else [
-        tree.ID_COLUMN, tree.IMAGE_COLUMN, *tree.vote_columns()
+    image = [tree.IMAGE_COLUMN] if tree.IMAGE_COLUMN in decision_tree.metadata_columns else []
+    expected = decision_tree.columns() if require_metadata else [
+        tree.ID_COLUMN, *image, *decision_tree.vote_columns()
     ]
     missing = [c for c in expected if c not in catalogue.columns]
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
         raise CatalogueError(
-            f"{source}: not in the GZD-5 layout: {len(missing)} missing column(s): {shown}"
+            f"{source}: not in the {decision_tree.label} layout ({decision_tree.name}): "
+            f"{len(missing)} missing column(s): {shown}"
         )
 
     numeric: dict[str, pd.Series] = {}
-    for column in tree.vote_columns():
+    for column in decision_tree.vote_columns():
         raw = catalogue[column]
         values = pd.to_numeric(raw, errors="coerce")
         bad = raw.notna() & values.isna()
@@ -156,7 +188,7 @@ def validate_gzd5(
             )
         numeric[column] = values.astype("float64")
 
-    for q in tree.QUESTIONS:
+    for q in decision_tree.questions:
         total = numeric[q.total_column]
         answer_sum = sum(numeric[c].fillna(0) for c in q.count_columns)
         for column in [q.total_column, *q.count_columns]:
@@ -175,15 +207,17 @@ def validate_gzd5(
                 problems.append(
                     f"column {column!r} has non-integer counts: {describe_rows(catalogue, fractional)}"
                 )
-        mismatch = total.notna() & ((total - answer_sum).abs() > 0.5)
-        if mismatch.any():
+        # Larger than its answers is a quirk of the real release (find_quirks); smaller is an error.
+        smaller = total.notna() & (total < answer_sum - 0.5)
+        if smaller.any():
+            first = np.flatnonzero(smaller.to_numpy())[0]
             problems.append(
-                f"column {q.total_column!r} is not the sum of its answer counts: "
-                f"{describe_rows(catalogue, mismatch)}"
+                f"column {q.total_column!r} is smaller than the sum of its answer counts "
+                f"(e.g. {total.iloc[first]:g} < {answer_sum.iloc[first]:g}): {describe_rows(catalogue, smaller)}"
             )
         asked = total > 0
         for answer in q.answers:
-            count_name, frac_name = tree.count_column(q.name, answer), tree.fraction_column(q.name, answer)
+            count_name, frac_name = q.count_column(answer), q.fraction_column(answer)
             fraction = numeric[frac_name]
             expected_fraction = numeric[count_name] / total.where(asked)
             # An empty fraction where votes exist is *missing*, not contradictory: it is left
@@ -200,11 +234,11 @@ def validate_gzd5(
                     f"column {frac_name!r} has a fraction where {q.total_column!r} is 0: "
                     f"{describe_rows(catalogue, unasked_value)}"
                 )
-            debiased = numeric[tree.debiased_column(q.name, answer)]
+            debiased = numeric[q.debiased_column(answer)]
             outside = (debiased < -tolerance) | (debiased > 1 + tolerance)
             if outside.any():
                 problems.append(
-                    f"column {tree.debiased_column(q.name, answer)!r} is outside [0, 1]: "
+                    f"column {q.debiased_column(answer)!r} is outside [0, 1]: "
                     f"{describe_rows(catalogue, outside)}"
                 )
 
@@ -218,7 +252,9 @@ def validate_gzd5(
 
     if problems:
         listing = "\n  - ".join(problems)
-        raise CatalogueError(f"{source}: {len(problems)} problem(s) with the GZD-5 catalogue:\n  - {listing}")
+        raise CatalogueError(
+            f"{source}: {len(problems)} problem(s) with the {decision_tree.label} catalogue:\n  - {listing}"
+        )
     # One block replacement rather than 120 column assignments (which fragment the frame).
     numeric_block = pd.DataFrame(numeric, index=catalogue.index)
     return pd.concat([catalogue.drop(columns=list(numeric)), numeric_block], axis=1)[list(catalogue.columns)]
@@ -250,6 +286,132 @@ def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -
         listing = "\n  - ".join(problems)
         raise CatalogueError(f"{source}: {len(problems)} problem(s) with the GZ2 Kaggle catalogue:\n  - {listing}")
     return catalogue.assign(**numeric)
+
+
+def validate_auto_posteriors(catalogue: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFrame:
+    """Check a ``gz_decals_auto_posteriors`` table: a model's predictions, not volunteer votes.
+
+    Needs ``iauname``, ``file_loc`` and the predicted fraction of every DR5 answer; errors
+    (naming file, column and first rows) for a missing column, a fraction that is empty, not
+    numeric or outside [0, 1], and duplicated or empty ids. The ``_concentration`` lists (text)
+    and the photometry (uncleaned in the release: negative fluxes, empty magnitudes) are
+    kept as they are and not checked.
+    """
+    fractions = [c for q in tree.QUESTIONS for c in q.fraction_columns]
+    expected = [tree.ID_COLUMN, tree.AUTO_IMAGE_COLUMN, *fractions]
+    missing = [c for c in expected if c not in catalogue.columns]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise CatalogueError(
+            f"{source}: not in the gz_decals_auto_posteriors layout: {len(missing)} missing column(s): {shown}"
+        )
+    problems = []
+    numeric = {}
+    for column in fractions:
+        values = pd.to_numeric(catalogue[column], errors="coerce").astype("float64")
+        bad = values.isna()
+        if bad.any():
+            problems.append(f"column {column!r} is empty or not numeric: {describe_rows(catalogue, bad)}")
+        outside = (values < 0) | (values > 1 + 1e-6)
+        if outside.any():
+            problems.append(f"column {column!r} is outside [0, 1]: {describe_rows(catalogue, outside)}")
+        numeric[column] = values
+    ids = catalogue[tree.ID_COLUMN]
+    duplicated = ids.duplicated(keep="first") & ids.notna()
+    if duplicated.any():
+        problems.append(f"column 'iauname' has duplicated ids: {describe_rows(catalogue, duplicated)}")
+    if ids.isna().any():
+        problems.append(f"column 'iauname' is empty: {describe_rows(catalogue, ids.isna())}")
+    if problems:
+        listing = "\n  - ".join(problems)
+        raise CatalogueError(f"{source}: {len(problems)} problem(s) with the automated posteriors:\n  - {listing}")
+    return catalogue.assign(**numeric)
+
+
+# --------------------------------------------------------------------------------------
+# Quirks of the real release: accepted, counted, reported
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """A documented quirk of the real release found in a catalogue, and the rule that accepts it.
+
+    ``rows`` is how many galaxies show it; ``examples`` the first few, as
+    ``'J005650.84-010137.4 (35 > 32)'``. Nothing is removed for a quirk.
+    """
+
+    name: str
+    column: str
+    rule: str
+    rows: int
+    examples: tuple[str, ...]
+
+    def format(self) -> str:
+        more = f" and {self.rows - len(self.examples)} more" if self.rows > len(self.examples) else ""
+        word = "row" if self.rows == 1 else "rows"
+        return f"{self.column}: {self.name}: {self.rows} {word}, e.g. {', '.join(self.examples)}{more}"
+
+
+TOTAL_LARGER_RULE = (
+    "votes for answers retired between campaigns count in the total; fractions are count / total "
+    "as published, so the retired votes count as 'not this answer'"
+)
+EMPTY_DEBIASED_RULE = "the release has no debiased value for these galaxies; labels use the raw fractions"
+ZERO_UNASKED_RULE = "read as 'not asked', like an empty cell"
+
+
+def _quirk(catalogue: pd.DataFrame, name: str, column: str, rule: str, mask: pd.Series,
+           detail: Callable[[int], str] | None = None, limit: int = 3) -> Quirk | None:
+    """The quirk on the rows of ``mask``, the first ``limit`` as examples (``detail(row)`` beside each id)."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if not len(positions):
+        return None
+    ids = catalogue[id_column(catalogue)].to_numpy()
+    examples = tuple(f"{ids[p]}" + (f" ({detail(p)})" if detail else "") for p in positions[:limit])
+    return Quirk(name, column, rule, len(positions), examples)
+
+
+def find_quirks(catalogue: pd.DataFrame, decision_tree: tree.DecisionTree | None = None) -> list[Quirk]:
+    """The accepted quirks of the real release in a volunteer table, counted with example rows.
+
+    :func:`validate_gzd5` accepts them; this function counts them so the preprocessing
+    report can say how many galaxies each one touches (see ``tests/data/real/NOTICE.md``):
+
+    * a question's total larger than the sum of its answers (GZD-5 ``merging``: votes for
+      answers retired between campaigns), one entry per question;
+    * debiased fractions empty although the question was asked;
+    * fractions of 0 rather than empty where nobody was asked (the GZD-1/2 table).
+
+    A catalogue of another format (no vote counts) has none.
+    """
+    if decision_tree is None:
+        decision_tree = VOLUNTEER_TREES.get(catalogue_format(catalogue))
+        if decision_tree is None:
+            return []
+    quirks: list[Quirk | None] = []
+    empty_debiased = pd.Series(False, index=catalogue.index)
+    zero_unasked = pd.Series(False, index=catalogue.index)
+    for q in decision_tree.questions:
+        if q.total_column not in catalogue.columns:
+            continue
+        total = pd.to_numeric(catalogue[q.total_column], errors="coerce")
+        answers = sum(pd.to_numeric(catalogue[c], errors="coerce").fillna(0) for c in q.count_columns)
+        larger = total > answers + 0.5
+        quirks.append(_quirk(catalogue, "total larger than the sum of its answers", q.total_column,
+                             TOTAL_LARGER_RULE, larger,
+                             lambda p, total=total, answers=answers: f"{total.iloc[p]:g} > {answers.iloc[p]:g}"))
+        for column in q.debiased_columns:
+            if column in catalogue.columns:
+                empty_debiased |= (total > 0) & catalogue[column].isna()
+        for column in q.fraction_columns:
+            if column in catalogue.columns:
+                zero_unasked |= (total == 0) & (pd.to_numeric(catalogue[column], errors="coerce") == 0)
+    quirks.append(_quirk(catalogue, "debiased fractions empty where the question was asked", "*_debiased",
+                         EMPTY_DEBIASED_RULE, empty_debiased))
+    quirks.append(_quirk(catalogue, "fractions 0, not empty, where nobody was asked", "*_fraction",
+                         ZERO_UNASKED_RULE, zero_unasked))
+    return [q for q in quirks if q is not None]
 
 
 def png_loc_for(iauname: str) -> str:
@@ -313,12 +475,23 @@ def read_catalogue(
     """Read a GZD-5, GZ2 Kaggle or generic catalogue and validate it for its format.
 
     The format is recorded in ``catalogue.attrs['format']``; the source path in
-    ``attrs['source']``.
+    ``attrs['source']``. The GZD-5 release's three tables are told apart: volunteer votes
+    on the DR5 tree (:data:`GZD5`) or the GZD-1/2 tree (:data:`GZD12`, given a ``png_loc``
+    derived from iauname), and the automated posteriors (:data:`GZD5_AUTO`, model outputs).
     """
     table = read_table(path)
     fmt = detect_format(table.columns)
-    if validate and fmt == GZD5:
-        table = validate_gzd5(table, source=str(path), require_metadata=require_metadata)
+    if fmt in VOLUNTEER_TREES:
+        if validate:
+            table = validate_gzd5(
+                table, source=str(path), require_metadata=require_metadata, decision_tree=VOLUNTEER_TREES[fmt]
+            )
+        if tree.IMAGE_COLUMN not in table.columns:  # GZD-1/2: images found from iauname, as png_loc would say
+            table[tree.IMAGE_COLUMN] = pd.Series([png_loc_for(i) for i in table[tree.ID_COLUMN]], dtype="string",
+                                                 index=table.index)
+    elif fmt == GZD5_AUTO:
+        if validate:
+            table = validate_auto_posteriors(table, source=str(path))
     elif fmt == GZ2_KAGGLE:
         if validate:
             table = validate_gz2_kaggle(table, source=str(path))
@@ -390,6 +563,10 @@ class PreprocessingLog:
     """
 
     reports: list[StepReport] = field(default_factory=list)
+    quirks: list[Quirk] = field(default_factory=list)
+    """Accepted quirks of the real release found in the input (:func:`find_quirks`): counted, nothing removed."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader must know about the input, e.g. that its labels are a model's predictions."""
 
     def apply(self, step: Callable[..., StepResult], catalogue: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
         result = step(catalogue, *args, **kwargs)
@@ -422,9 +599,19 @@ class PreprocessingLog:
             return pd.DataFrame(columns=["id", "reason", "step"])
         return pd.concat(frames, ignore_index=True)
 
+    def quirks_table(self) -> pd.DataFrame:
+        """One row per accepted quirk: column, what it is, galaxies, examples and the rule applied."""
+        rows = [(q.column, q.name, q.rows, ", ".join(q.examples), q.rule) for q in self.quirks]
+        return pd.DataFrame(rows, columns=["column", "quirk", "rows", "examples", "rule"])
+
     def format(self) -> str:
         table = self.table()
-        lines = [f"rows in: {self.rows_in}"]
+        lines = [f"note: {note}" for note in self.notes]
+        if self.quirks:
+            lines.append("accepted quirks of the real release (counted, nothing removed):")
+            for quirk in self.quirks:
+                lines += [f"  {quirk.format()}", f"    rule: {quirk.rule}"]
+        lines.append(f"rows in: {self.rows_in}")
         for row in table.itertuples(index=False):
             lines.append(f"  {row.step:<24} -{row.removed:<7} {row.reason}  (left: {row.rows_left})")
         lines.append(f"rows out: {self.rows_out}")
@@ -465,7 +652,8 @@ def keep_label_columns(catalogue: pd.DataFrame, columns: Sequence[str]) -> StepR
     missing = [c for c in columns if c not in catalogue.columns]
     if missing:
         raise CatalogueError(f"the catalogue lacks label column(s) the task needs: {', '.join(missing)}")
-    keep_first = [c for c in (*tree.METADATA_COLUMNS, GZ2_ID_COLUMN, FILE_COLUMN) if c in catalogue.columns]
+    metadata = (*tree.METADATA_COLUMNS, *tree.GZD_1_2.metadata_columns, GZ2_ID_COLUMN, FILE_COLUMN)
+    keep_first = [c for c in dict.fromkeys(metadata) if c in catalogue.columns]
     # A fraction travels with its question's total: only the total tells an unasked
     # question (empty by design) from a missing value.
     totals = [t for t in map(_total_for, columns) if t is not None and t in catalogue.columns]
@@ -482,10 +670,11 @@ def keep_label_columns(catalogue: pd.DataFrame, columns: Sequence[str]) -> StepR
 
 
 def _total_for(column: str) -> str | None:
-    """The total-votes column governing a GZD-5 fraction column, if it is one."""
-    for q in tree.QUESTIONS:
-        if column in q.fraction_columns or column in q.debiased_columns:
-            return q.total_column
+    """The total-votes column governing a GZD-5 (DR5 or GZD-1/2) fraction column, if it is one."""
+    for decision_tree in tree.TREES.values():
+        for q in decision_tree.questions:
+            if column in q.fraction_columns or column in q.debiased_columns:
+                return q.total_column
     return None
 
 

@@ -32,6 +32,7 @@ def _prepare(args: argparse.Namespace) -> int:
         keep_uncertain=args.keep_uncertain,
         verify=args.verify,
         progress=not args.quiet,
+        model_predictions=args.use_model_predictions,
     )
     print(f"catalogue: {args.catalog} ({catalogue.attrs['format']})")
     print(log.format())
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="four-class confidence threshold for every class")
     p.add_argument("--agreement", type=float, help="three-class agreement threshold (default 0.9)")
     p.add_argument("--keep-uncertain", action="store_true", help="keep 'uncertain' as an extra class")
+    p.add_argument("--use-model-predictions", action="store_true",
+                   help="label from gz_decals_auto_posteriors (a model's predictions, not volunteer votes)")
     p.add_argument("--verify", choices=VERIFY_MODES, default="decode", help="how hard to check images")
     p.add_argument("--removed", help="also write every removed galaxy, step and reason to this CSV")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

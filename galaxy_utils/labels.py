@@ -24,7 +24,10 @@ from .catalogue import (
     GENERIC,
     GZ2_KAGGLE,
     GZD5,
+    GZD5_AUTO,
+    GZD12,
     LABEL_COLUMN,
+    VOLUNTEER_TREES,
     CatalogueError,
     StepResult,
     _step_result,
@@ -102,24 +105,20 @@ class LabelTask:
     questions: tuple[str, ...]
     thresholds: FourClassThresholds | ThreeClassThresholds = field(compare=False)
 
-    def label_columns(self, catalogue_columns=None) -> list[str]:
-        """The GZD-5 vote columns (totals, counts, fractions, debiased) the task uses."""
+    def label_columns(self, catalogue_columns=None, decision_tree: tree.DecisionTree = tree.DR5) -> list[str]:
+        """The vote columns (totals, counts, fractions, debiased) the task uses, in ``decision_tree``."""
         columns = []
         for name in self.questions:
-            q = tree.question(name)
+            q = decision_tree.question(name)
             columns.append(q.total_column)
             for answer in q.answers:
-                columns += [
-                    tree.count_column(name, answer),
-                    tree.fraction_column(name, answer),
-                    tree.debiased_column(name, answer),
-                ]
+                columns += [q.count_column(answer), q.fraction_column(answer), q.debiased_column(answer)]
         if catalogue_columns is not None:
             columns = [c for c in columns if c in set(catalogue_columns)]
         return columns
 
-    def fraction_columns(self) -> list[str]:
-        return [c for q in self.questions for c in tree.question(q).fraction_columns]
+    def fraction_columns(self, decision_tree: tree.DecisionTree = tree.DR5) -> list[str]:
+        return [c for q in self.questions for c in decision_tree.question(q).fraction_columns]
 
 
 TASKS: dict[str, LabelTask] = {
@@ -151,18 +150,27 @@ def task(name: str) -> LabelTask:
 
 
 def conditional_fraction(
-    catalogue: pd.DataFrame, question_name: str, answer: str, *, debiased: bool = False
+    catalogue: pd.DataFrame,
+    question_name: str,
+    answer: str,
+    *,
+    debiased: bool = False,
+    decision_tree: tree.DecisionTree = tree.DR5,
 ) -> pd.Series:
     """The fraction of a question's voters giving ``answer``, 0 where nobody was asked.
 
     NaN stays NaN only where the question *was* asked but the cell is empty: that is
     missing data, not a branch of the tree, and :func:`class_confidences` refuses it.
+    The fraction is the published one, count / total-votes: where the total is larger than
+    the sum of its answers (votes for retired answers, a quirk of the real release), those
+    votes count as "not this answer".
     """
-    column = (tree.debiased_column if debiased else tree.fraction_column)(question_name, answer)
+    q = decision_tree.question(question_name)
+    column = q.debiased_column(answer) if debiased else q.fraction_column(answer)
     if column not in catalogue.columns:
         raise CatalogueError(f"no column {column!r}")
     values = pd.to_numeric(catalogue[column], errors="coerce")
-    total = tree.total_column(question_name)
+    total = q.total_column
     if total in catalogue.columns:
         unasked = pd.to_numeric(catalogue[total], errors="coerce").fillna(0) == 0
     else:  # a fractions-only table: an empty cell can only mean "not asked"
@@ -171,12 +179,19 @@ def conditional_fraction(
 
 
 def cumulative_fraction(
-    catalogue: pd.DataFrame, question_name: str, answer: str, *, debiased: bool = False
+    catalogue: pd.DataFrame,
+    question_name: str,
+    answer: str,
+    *,
+    debiased: bool = False,
+    decision_tree: tree.DecisionTree = tree.DR5,
 ) -> pd.Series:
     """Fraction of *all* volunteers who would reach ``question_name`` and answer ``answer``."""
-    product = conditional_fraction(catalogue, question_name, answer, debiased=debiased)
-    for parent_question, parent_answer in tree.path_to(question_name):
-        product = product * conditional_fraction(catalogue, parent_question, parent_answer, debiased=debiased)
+    product = conditional_fraction(catalogue, question_name, answer, debiased=debiased, decision_tree=decision_tree)
+    for parent_question, parent_answer in decision_tree.path_to(question_name):
+        product = product * conditional_fraction(
+            catalogue, parent_question, parent_answer, debiased=debiased, decision_tree=decision_tree
+        )
     return product
 
 
@@ -214,6 +229,20 @@ GZD5_CLASS_ANSWERS: dict[str, list[tuple[str, str]]] = {
     EDGE_ON: [("disk-edge-on", "yes")],
     ARTIFACT: [("smooth-or-featured", "artifact")],
 }
+# The same mapping on the earlier GZD-1/2 tree (gz_decals_volunteers_1_and_2). Its merging
+# question asked only "merging or tidal debris?", so every answer but 'neither' counts
+# towards irregular (the DR5 tree's major-disturbance and merger; its minor disturbance has
+# no counterpart); its round galaxies answered how-rounded 'completely'.
+GZD12_CLASS_ANSWERS: dict[str, list[tuple[str, str]]] = {
+    **GZD5_CLASS_ANSWERS,
+    "irregular": [("merging", "merger"), ("merging", "tidal-debris"), ("merging", "both")],
+    "round": [("how-rounded", "completely")],
+}
+CLASS_ANSWERS: dict[str, dict[str, list[tuple[str, str]]]] = {
+    tree.DR5.name: GZD5_CLASS_ANSWERS,
+    tree.GZD_1_2.name: GZD12_CLASS_ANSWERS,
+}
+MODEL_LABEL_SOURCE = "model predictions (gz_decals_auto_posteriors), not volunteer votes"
 
 
 def class_confidences(
@@ -221,7 +250,10 @@ def class_confidences(
 ) -> pd.DataFrame:
     """Per-galaxy confidences ``p_<class>`` of a task, plus ``p_artifact`` and ``p_edge-on``.
 
-    GZD-5 (or any table with GZD-5 fraction columns): products along the tree.
+    GZD-5 (or any table with GZD-5 fraction columns): products along the tree, the DR5
+    tree or, for the GZD-1/2 table, its own (:data:`GZD12_CLASS_ANSWERS`). The automated
+    posteriors' predicted fractions go through the DR5 products too (the caller decides to
+    use a model's predictions: see :func:`assign_labels`).
     GZ2 Kaggle: the published cumulative fractions (Class1.1 smooth, Class4.1 spiral, ...).
     """
     fmt = catalogue_format(catalogue)
@@ -241,8 +273,13 @@ def class_confidences(
         }
         p = {name: _gz2(catalogue, *gz2_columns[name]) for name in wanted}
     else:
+        decision_tree = VOLUNTEER_TREES.get(fmt, tree.DR5)
+        answers = CLASS_ANSWERS[decision_tree.name]
         p = {
-            name: sum(cumulative_fraction(catalogue, q, a, debiased=debiased) for q, a in GZD5_CLASS_ANSWERS[name])
+            name: sum(
+                cumulative_fraction(catalogue, q, a, debiased=debiased, decision_tree=decision_tree)
+                for q, a in answers[name]
+            )
             for name in wanted
         }
     confidences = pd.DataFrame({f"p_{name}": p[name].to_numpy(dtype=float) for name in wanted}, index=index)
@@ -334,21 +371,32 @@ def assign_labels(
     thresholds: FourClassThresholds | ThreeClassThresholds | None = None,
     keep_uncertain: bool = False,
     debiased: bool = False,
+    model_predictions: bool = False,
 ) -> StepResult:
     """Add ``label``, ``label_reason`` and ``p_<class>`` columns; drop what cannot be learnt.
 
     Artifacts are always removed. 'uncertain' galaxies are removed, or kept as a fifth
     class with ``keep_uncertain=True`` (the course project's second experiment). A generic
     catalogue with its own ``label`` column keeps its labels (checked against the classes).
+
+    The automated posteriors (:data:`GZD5_AUTO`) hold a model's predicted fractions, not
+    volunteer votes: they are labelled only with ``model_predictions=True``, and then the
+    rows say so in a ``label_source`` column.
     """
     the_task = task(task_name)
     thresholds = thresholds or the_task.thresholds
     fmt = catalogue_format(catalogue)
+    if fmt == GZD5_AUTO and not model_predictions:
+        raise CatalogueError(
+            f"{catalogue.attrs.get('source', 'catalogue')}: holds a model's predictions (the GZ DECaLS "
+            "automated posteriors), not volunteer votes; label from them only on purpose "
+            "(model_predictions=True, or --use-model-predictions on the command line)"
+        )
     if fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
         label = _given_labels(catalogue, the_task)
         reason = pd.Series("given", index=catalogue.index, dtype="string").mask(label.isna(), "empty label")
         labelled = catalogue.assign(**{LABEL_COLUMN: label, "label_reason": reason})
-    elif fmt in (GZD5, GZ2_KAGGLE, GENERIC):
+    elif fmt in (GZD5, GZD12, GZD5_AUTO, GZ2_KAGGLE, GENERIC):
         confidences = class_confidences(catalogue, task_name, debiased=debiased)
         if task_name == FOUR_CLASS:
             label, reason = four_class_labels(confidences, thresholds)
@@ -357,8 +405,10 @@ def assign_labels(
         labelled = pd.concat([catalogue, confidences], axis=1).assign(
             **{LABEL_COLUMN: label, "label_reason": reason}
         )
-    else:  # pragma: no cover - catalogue_format only returns the three above
+    else:  # pragma: no cover - catalogue_format only returns the formats above
         raise CatalogueError(f"unknown catalogue format {fmt!r}")
+    if fmt == GZD5_AUTO:
+        labelled["label_source"] = MODEL_LABEL_SOURCE
     labelled.attrs = dict(catalogue.attrs)
     label = labelled[LABEL_COLUMN]
     drop = label.isna() | (label == ARTIFACT)
@@ -366,7 +416,8 @@ def assign_labels(
         drop |= label == UNCERTAIN
     reasons = labelled["label_reason"].where(~(label == UNCERTAIN), "uncertain: " + labelled["label_reason"])
     reasons = reasons.where(~(label == ARTIFACT), "artifact")
-    return _step_result(f"label ({task_name})", labelled, ~drop, reasons.fillna("no label"))
+    step = f"model label ({task_name})" if fmt == GZD5_AUTO else f"label ({task_name})"
+    return _step_result(step, labelled, ~drop, reasons.fillna("no label"))
 
 
 def class_names(task_name: str, keep_uncertain: bool = False) -> list[str]:

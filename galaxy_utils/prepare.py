@@ -17,13 +17,15 @@ from .catalogue import (
     DEFAULT_MIN_VOTES,
     GENERIC,
     GZ2_KAGGLE,
-    GZD5,
+    GZD5_AUTO,
     LABEL_COLUMN,
+    VOLUNTEER_TREES,
     CatalogueError,
     PreprocessingLog,
     catalogue_format,
     drop_missing_labels,
     filter_by_total_votes,
+    find_quirks,
     keep_label_columns,
     resolve_images,
 )
@@ -40,19 +42,40 @@ def prepare_catalogue(
     unasked: str = "keep",
     verify: str = "decode",
     progress: bool = False,
+    model_predictions: bool = False,
 ) -> tuple[pd.DataFrame, PreprocessingLog]:
     """Clean and label a catalogue read by :func:`galaxy_utils.catalogue.read_catalogue`.
 
     Returns the catalogue (``file_loc``, ``label``, ``p_<class>`` columns added) and the
-    log of what each step removed and why.
+    log of what each step removed and why, with the accepted quirks of the real release
+    counted (``log.quirks``; nothing is removed for them).
+
+    Volunteer tables of either GZ DECaLS tree (``gz_decals_volunteers_5``,
+    ``gz_decals_volunteers_1_and_2``) go through the same steps, each on its own tree. The
+    automated posteriors are a model's predictions: refused unless ``model_predictions=True``,
+    and then the log's note and the rows' ``label_source`` say so.
     """
     the_task = labels.task(task_name)
     fmt = catalogue_format(catalogue)
     log = PreprocessingLog()
-    if fmt == GZD5:
+    if fmt in VOLUNTEER_TREES:
+        decision_tree = VOLUNTEER_TREES[fmt]
+        log.quirks.extend(find_quirks(catalogue, decision_tree))
         catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
-        catalogue = log.apply(keep_label_columns, catalogue, the_task.label_columns())
-        catalogue = log.apply(drop_missing_labels, catalogue, the_task.fraction_columns(), unasked=unasked)
+        catalogue = log.apply(keep_label_columns, catalogue, the_task.label_columns(decision_tree=decision_tree))
+        catalogue = log.apply(
+            drop_missing_labels, catalogue, the_task.fraction_columns(decision_tree), unasked=unasked
+        )
+    elif fmt == GZD5_AUTO:
+        if not model_predictions:
+            raise CatalogueError(
+                f"{catalogue.attrs.get('source', 'catalogue')}: holds model predictions (the GZ DECaLS automated "
+                "posteriors), not volunteer votes; to label galaxies from the model's predicted fractions on "
+                "purpose, run galaxy-utils prepare with --use-model-predictions (in Python: model_predictions=True)"
+            )
+        log.notes.append(f"labels come from {labels.MODEL_LABEL_SOURCE}")
+        catalogue = log.apply(keep_label_columns, catalogue, the_task.fraction_columns())
+        catalogue = log.apply(drop_missing_labels, catalogue, the_task.fraction_columns())
     elif fmt == GZ2_KAGGLE:
         catalogue = log.apply(keep_label_columns, catalogue, labels.GZ2_KAGGLE_COLUMNS)
     elif fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
@@ -67,7 +90,8 @@ def prepare_catalogue(
             )
         catalogue = log.apply(keep_label_columns, catalogue, columns)
     catalogue = log.apply(
-        labels.assign_labels, catalogue, task_name, thresholds=thresholds, keep_uncertain=keep_uncertain
+        labels.assign_labels, catalogue, task_name, thresholds=thresholds, keep_uncertain=keep_uncertain,
+        model_predictions=model_predictions,
     )
     catalogue = log.apply(resolve_images, catalogue, image_root, verify=verify, progress=progress)
     return catalogue.reset_index(drop=True), log

@@ -5,10 +5,14 @@ from conftest import ZOO, galaxy, make_catalogue, write_corrupt_png, write_png
 
 from galaxy_utils import tree
 from galaxy_utils.catalogue import (
+    EMPTY_DEBIASED_RULE,
+    TOTAL_LARGER_RULE,
+    ZERO_UNASKED_RULE,
     CatalogueError,
     PreprocessingLog,
     drop_missing_labels,
     filter_by_total_votes,
+    find_quirks,
     keep_label_columns,
     read_catalogue,
     resolve_images,
@@ -87,11 +91,73 @@ def test_negative_and_non_integer_counts(zoo):
     assert "column 'bar_no' has non-integer counts: row 1" in message
 
 
-def test_totals_must_be_the_sum_of_answers(zoo):
+def test_total_smaller_than_its_answers_is_an_error(zoo, tmp_path):
     bad = zoo.copy()
-    bad.loc[3, "disk-edge-on_total-votes"] = 7
-    with pytest.raises(CatalogueError, match="'disk-edge-on_total-votes' is not the sum of its answer counts: row 3"):
-        validate_gzd5(bad)
+    bad.loc[3, "disk-edge-on_total-votes"] = 4  # answers sum to 5
+    path = tmp_path / "smaller.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(CatalogueError) as err:
+        read_catalogue(path)
+    message = str(err.value)
+    assert message.startswith(str(path))
+    assert (
+        "column 'disk-edge-on_total-votes' is smaller than the sum of its answer counts (e.g. 4 < 5): "
+        f"row 3 ({zoo.iauname[3]})"
+    ) in message
+
+
+def _retired_votes(zoo: pd.DataFrame, row: int, extra: int) -> pd.DataFrame:
+    """``extra`` merging votes for a retired answer: in the total only, fractions count / total as published."""
+    quirky = zoo.copy()
+    total = quirky.loc[row, "merging_total-votes"] + extra
+    quirky.loc[row, "merging_total-votes"] = total
+    for answer in tree.question("merging").answers:
+        quirky.loc[row, f"merging_{answer}_fraction"] = quirky.loc[row, f"merging_{answer}"] / total
+    return quirky
+
+
+def test_total_larger_than_its_answers_is_an_accepted_quirk_counted_with_examples(zoo):
+    quirky = _retired_votes(zoo, 4, 3)  # the irregular: 5 merging votes + 3 retired
+    validate_gzd5(quirky)
+    assert find_quirks(zoo) == []
+    (quirk,) = find_quirks(quirky)
+    assert (quirk.column, quirk.rows, quirk.examples) == ("merging_total-votes", 1, (f"{zoo.iauname[4]} (8 > 5)",))
+    assert quirk.rule == TOTAL_LARGER_RULE
+    assert "merging_total-votes: total larger than the sum of its answers: 1 row, e.g." in quirk.format()
+
+
+def test_quirk_examples_are_limited_and_counted():
+    many = make_catalogue([ZOO["spiral"]] * 5)
+    for row in range(5):
+        many = _retired_votes(many, row, 1)
+    (quirk,) = find_quirks(many)
+    assert quirk.rows == 5 and len(quirk.examples) == 3
+    assert quirk.format().endswith("and 2 more")
+
+
+def test_empty_debiased_and_zero_unasked_fractions_are_accepted_quirks(zoo):
+    quirky = zoo.copy()
+    spiral, elliptical = list(ZOO).index("spiral"), list(ZOO).index("elliptical")
+    quirky.loc[spiral, tree.question("bar").debiased_columns] = np.nan  # asked, no debiased value
+    quirky.loc[elliptical, "disk-edge-on_yes_fraction"] = 0.0  # not asked, 0 rather than empty
+    validate_gzd5(quirky)
+    quirks = {q.column: q for q in find_quirks(quirky)}
+    assert set(quirks) == {"*_debiased", "*_fraction"}
+    assert quirks["*_debiased"].examples == (zoo.iauname[spiral],)
+    assert quirks["*_fraction"].examples == (zoo.iauname[elliptical],)
+    assert quirks["*_debiased"].rule == EMPTY_DEBIASED_RULE and quirks["*_fraction"].rule == ZERO_UNASKED_RULE
+
+
+def test_log_reports_quirks_apart_from_removals(zoo):
+    log = PreprocessingLog(quirks=find_quirks(_retired_votes(zoo, 4, 3)))
+    log.apply(filter_by_total_votes, zoo, min_votes=5)
+    text = log.format()
+    assert text.index("accepted quirks of the real release (counted, nothing removed):") < text.index("rows in: 7")
+    assert f"e.g. {zoo.iauname[4]} (8 > 5)" in text and f"rule: {TOTAL_LARGER_RULE}" in text
+    table = log.quirks_table()
+    assert table[["column", "rows"]].values.tolist() == [["merging_total-votes", 1]]
+    assert log.table()["step"].tolist() == ["filter by total votes"]  # removals table unchanged
+    assert "accepted quirks" not in PreprocessingLog().format()
 
 
 def test_fraction_that_disagrees_with_counts(zoo):

@@ -115,6 +115,18 @@ def test_debiased_fractions_can_drive_the_labels():
     assert assign_labels(cat, "four-class", debiased=True).catalogue.empty
 
 
+def test_retired_votes_count_as_not_this_answer():
+    """A total larger than its answers (the real release's quirk): fractions are count / total as published."""
+    cat = make_catalogue([galaxy(featured=5, edge_no=5, arms_yes=5, merge_none=1, merger=2, major=2)])
+    assert assign_labels(cat, "four-class").catalogue.label.tolist() == ["irregular"]  # 4 of 5
+    cat["merging_total-votes"] = 8  # 3 votes for answers the tree no longer has
+    for answer in tree.question("merging").answers:
+        cat[f"merging_{answer}_fraction"] = cat[f"merging_{answer}"] / 8
+    confidences = class_confidences(cat, "four-class")
+    assert confidences["p_irregular"].iloc[0] == pytest.approx(4 / 8)
+    assert assign_labels(cat, "four-class").catalogue.label.tolist() == ["spiral"]
+
+
 def test_missing_fraction_where_asked_is_refused():
     cat = make_catalogue([galaxy(featured=5, edge_no=5, arms_yes=5)])
     cat.loc[0, "has-spiral-arms_yes_fraction"] = np.nan
