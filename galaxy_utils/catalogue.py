@@ -30,6 +30,15 @@ from . import tree
 GZD5 = "gzd5"
 GZ2_KAGGLE = "gz2-kaggle"
 GENERIC = "generic"
+# The catalogues people download today, read by :mod:`galaxy_utils.formats`.
+ZOOBOT = "zoobot"
+GALAXY10 = "galaxy10"
+FOLDERS = "folders"
+FORMATS = (GZD5, GZ2_KAGGLE, ZOOBOT, GALAXY10, FOLDERS, GENERIC)
+# Formats whose columns are vote counts in the DR5 tree (the zoobot reader renames its
+# campaign's columns onto it); formats that give each galaxy a class name to map.
+VOTE_FORMATS = (GZD5, ZOOBOT)
+NAMED_CLASS_FORMATS = (GALAXY10, FOLDERS)
 
 FILE_COLUMN = "file_loc"
 LABEL_COLUMN = "label"
@@ -74,7 +83,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 def detect_format(columns: Iterable[str]) -> str:
     """Which catalogue layout these columns are: GZD-5, GZ2 Kaggle, or generic."""
+    from .formats import is_zoobot  # the downloaded layouts build on this module
+
     columns = set(columns)
+    if is_zoobot(columns):
+        return ZOOBOT
     if tree.CLASSIFICATIONS_COLUMN in columns:
         return GZD5
     if GZ2_ID_COLUMN in columns and "Class1.1" in columns:
@@ -83,8 +96,9 @@ def detect_format(columns: Iterable[str]) -> str:
         return GENERIC
     raise CatalogueError(
         "cannot tell the catalogue's format: expected GZD-5 vote columns "
-        f"({tree.CLASSIFICATIONS_COLUMN!r}), the GZ2 Kaggle columns ('GalaxyID', 'Class1.1', ...) "
-        f"or a generic table with a {FILE_COLUMN!r} column"
+        f"({tree.CLASSIFICATIONS_COLUMN!r}), the GZ2 Kaggle columns ('GalaxyID', 'Class1.1', ...), "
+        "Zoobot / galaxy-datasets columns ('smooth-or-featured-dr5_smooth', ...) "
+        f"or a generic table with a {FILE_COLUMN!r} column; name it with --format"
     )
 
 
@@ -308,15 +322,31 @@ def build_gzd5_table(
 
 
 def read_catalogue(
-    path: str | os.PathLike, *, validate: bool = True, require_metadata: bool = True
+    path: str | os.PathLike,
+    *,
+    validate: bool = True,
+    require_metadata: bool = True,
+    format: str | None = None,
 ) -> pd.DataFrame:
-    """Read a GZD-5, GZ2 Kaggle or generic catalogue and validate it for its format.
+    """Read a catalogue in any of :data:`FORMATS` and validate it for its format.
 
-    The format is recorded in ``catalogue.attrs['format']``; the source path in
-    ``attrs['source']``.
+    ``format`` overrides the detection (a folder of class sub-folders, a Galaxy10 ``.h5``
+    file, else the table's columns). The format is recorded in
+    ``catalogue.attrs['format']``; the source path in ``attrs['source']``; lines worth
+    telling the user about the reading (a campaign found, classes seen) in
+    ``attrs['notes']``.
     """
+    from . import formats  # the downloaded layouts build on this module
+
+    if format is not None and format not in FORMATS:
+        raise CatalogueError(f"unknown catalogue format {format!r}; choose one of {', '.join(FORMATS)}")
+    fmt = format or formats.detect_path_format(path)
+    if fmt in formats.PATH_READERS:
+        return formats.PATH_READERS[fmt](path)
     table = read_table(path)
-    fmt = detect_format(table.columns)
+    fmt = fmt or detect_format(table.columns)
+    if fmt == ZOOBOT:
+        return formats.read_zoobot(table, source=str(path))
     if validate and fmt == GZD5:
         table = validate_gzd5(table, source=str(path), require_metadata=require_metadata)
     elif fmt == GZ2_KAGGLE:
@@ -465,7 +495,7 @@ def keep_label_columns(catalogue: pd.DataFrame, columns: Sequence[str]) -> StepR
     missing = [c for c in columns if c not in catalogue.columns]
     if missing:
         raise CatalogueError(f"the catalogue lacks label column(s) the task needs: {', '.join(missing)}")
-    keep_first = [c for c in (*tree.METADATA_COLUMNS, GZ2_ID_COLUMN, FILE_COLUMN) if c in catalogue.columns]
+    keep_first = list(dict.fromkeys(c for c in (*tree.METADATA_COLUMNS, *ID_CANDIDATES) if c in catalogue.columns))
     # A fraction travels with its question's total: only the total tells an unasked
     # question (empty by design) from a missing value.
     totals = [t for t in map(_total_for, columns) if t is not None and t in catalogue.columns]

@@ -12,13 +12,16 @@ import os
 
 import pandas as pd
 
-from . import labels
+from . import formats, labels
 from .catalogue import (
     DEFAULT_MIN_VOTES,
+    GALAXY10,
     GENERIC,
     GZ2_KAGGLE,
-    GZD5,
     LABEL_COLUMN,
+    NAMED_CLASS_FORMATS,
+    VOTE_FORMATS,
+    ZOOBOT,
     CatalogueError,
     PreprocessingLog,
     catalogue_format,
@@ -49,10 +52,15 @@ def prepare_catalogue(
     the_task = labels.task(task_name)
     fmt = catalogue_format(catalogue)
     log = PreprocessingLog()
-    if fmt == GZD5:
+    if fmt in VOTE_FORMATS:
+        if fmt == ZOOBOT:  # only the mapped questions, and no debiased fractions
+            formats.require_questions(catalogue, task_name)
+        label_columns = the_task.label_columns(catalogue.columns if fmt == ZOOBOT else None)
         catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
-        catalogue = log.apply(keep_label_columns, catalogue, the_task.label_columns())
+        catalogue = log.apply(keep_label_columns, catalogue, label_columns)
         catalogue = log.apply(drop_missing_labels, catalogue, the_task.fraction_columns(), unasked=unasked)
+    elif fmt in NAMED_CLASS_FORMATS:
+        catalogue = log.apply(formats.label_named_classes, catalogue, task_name)
     elif fmt == GZ2_KAGGLE:
         catalogue = log.apply(keep_label_columns, catalogue, labels.GZ2_KAGGLE_COLUMNS)
     elif fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
@@ -69,6 +77,8 @@ def prepare_catalogue(
     catalogue = log.apply(
         labels.assign_labels, catalogue, task_name, thresholds=thresholds, keep_uncertain=keep_uncertain
     )
+    if fmt == GALAXY10:  # its pixels are inside the .h5: written to PNGs under the image root
+        catalogue = log.apply(formats.extract_galaxy10_images, catalogue, image_root, progress=progress)
     catalogue = log.apply(resolve_images, catalogue, image_root, verify=verify, progress=progress)
     return catalogue.reset_index(drop=True), log
 
