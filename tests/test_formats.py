@@ -391,3 +391,60 @@ def test_real_gz2_kaggle_rows_are_read_labelled_and_their_images_decode():
     located = resolve_images(cat, REAL_GZ2, verify="decode")
     assert located.report.n_removed == 0
     assert Image.open(located.catalogue.file_loc.iloc[0]).size == (424, 424)
+
+
+# ---- training and prediction read every format ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_train_and_predict_on_galaxy10_and_class_folders(tmp_path, monkeypatch, capsys):
+    from galaxy_utils import profiles
+
+    tiny = profiles.Profile(
+        name="tiny", task="three-class", image_size=16, crop_fraction=1.0, greyscale=True, split="fraction",
+        val_fraction=0.2, test_fraction=0.2, balance="none", random_augment=False, model="three-class", epochs=1,
+        batch_size=8, learning_rate=1e-3,
+    )
+    monkeypatch.setitem(profiles.PROFILES, ("three-class", "tiny"), tiny)
+    h5_path = tmp_path / "Galaxy10_DECals.h5"
+    write_galaxy10(h5_path, [2, 5, 8, 9, 6, 2, 7, 8, 2, 5, 9, 2, 6, 8, 7, 2, 5, 9, 0, 3], size=24)
+    folders = tmp_path / "mine"
+    for i in range(18):
+        write_png(folders / ("spiral", "round", "edge-on")[i % 3] / f"{i}.png", size=24, seed=i)
+    for catalog, image_root, fmt in ((h5_path, tmp_path / "png", "galaxy10"), (folders, folders, "folders")):
+        run = tmp_path / f"run-{fmt}"
+        assert main(["train", "--task", "three-class", "--catalog", str(catalog), "--image-root", str(image_root),
+                     "--format", fmt, "--profile", "tiny", "--out", str(run), "--quiet"]) == 0
+        assert read_run_format(run) == fmt
+        out = tmp_path / f"predicted-{fmt}.csv"
+        assert main(["predict", "--model", str(run / "model.keras"), "--catalog", str(catalog),
+                     "--image-root", str(image_root), "--out", str(out)]) == 0
+        predicted = pd.read_csv(out)
+        assert len(predicted) == {"galaxy10": 20, "folders": 18}[fmt]  # every image, mapped class or not
+        assert "id" in predicted.columns and predicted.predicted_class.isin(["spiral", "round", "edge-on"]).all()
+    assert "held-out accuracy" in capsys.readouterr().out
+
+
+def read_run_format(run) -> str:
+    from galaxy_utils.training import read_run
+
+    return read_run(run)["catalog_format"]
+
+
+def test_vote_count_preparation_reads_a_zoobot_table_and_refuses_the_rest(zoo_twice, tmp_path):
+    from galaxy_utils.votes import prepare_vote_catalogue
+
+    path = tmp_path / "zoobot.csv"
+    table = zoobot_table(zoo_twice)
+    table.to_csv(path, index=False)
+    write_images(table, tmp_path / "images")
+    prepared, log = prepare_vote_catalogue(read_catalogue(path), tmp_path / "images")
+    assert len(prepared) == 14 and log.rows_out == 14
+    assert soft_targets(prepared).counts.to_numpy().sum() == soft_targets(zoo_twice).counts.to_numpy().sum()
+    dr12 = tmp_path / "dr12.csv"
+    pd.DataFrame([dr12_row()]).to_csv(dr12, index=False)
+    with pytest.raises(CatalogueError, match="needs every question's counts; the catalogue lacks bar, bulge-size"):
+        prepare_vote_catalogue(read_catalogue(dr12), tmp_path)
+    write_png(tmp_path / "folders" / "spiral" / "a.png")
+    with pytest.raises(CatalogueError, match="needs a GZD-5 or Zoobot catalogue.*this one is folders"):
+        prepare_vote_catalogue(read_catalogue(tmp_path / "folders"), tmp_path)
