@@ -82,7 +82,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def detect_format(columns: Iterable[str]) -> str:
-    """Which catalogue layout these columns are: GZD-5, GZ2 Kaggle, or generic."""
+    """Which catalogue layout these columns are: Zoobot, GZD-5, GZ2 Kaggle, or generic.
+
+    (A folder or a Galaxy10 ``.h5`` file is told by its path: see :func:`read_catalogue`.)
+    """
     from .formats import is_zoobot  # the downloaded layouts build on this module
 
     columns = set(columns)

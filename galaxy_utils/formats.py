@@ -30,6 +30,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -449,8 +450,8 @@ def extract_galaxy10_images(
     Resumable: a PNG already there is kept (each is written to a temporary name and
     renamed, so one is never half-written), and a folder is only written into when it is
     new or was written from the same Galaxy10 file (``galaxy10_source.json`` says which),
-    so nothing of the user's is overwritten. Removes no rows; the report's note says how
-    many images were written.
+    so nothing of the user's is overwritten. Pillow encodes on a thread pool. Removes no
+    rows; the report's note says how many images were written.
     """
     import h5py
     from PIL import Image
@@ -489,20 +490,32 @@ def extract_galaxy10_images(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc="writing Galaxy10 PNGs", unit="img")
-    with h5py.File(h5_path, "r") as h5:
-        images = h5["images"]
-        for start in range(0, len(todo), chunk):
-            batch = todo[start:start + chunk]
-            first, last = batch[0][0], batch[-1][0]
-            block = images[first:last + 1]
-            for row, target in batch:
-                partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-                Image.fromarray(block[row - first]).save(partial, format="PNG")
-                os.replace(partial, target)
-            if bar is not None:
-                bar.update(len(batch))
-    if bar is not None:
-        bar.close()
+    # Read the file a window of ``chunk`` rows at a time (a resumed run's missing rows may be
+    # scattered over the whole file, which is gigabytes).
+    windows: dict[int, list[tuple[int, Path]]] = {}
+    for row, target in todo:
+        windows.setdefault(int(row) // chunk, []).append((int(row), target))
+
+    def write(pixels: np.ndarray, target: Path) -> None:
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        # Lossless either way; level 1 encodes about 3x faster than the default for ~20% more bytes.
+        Image.fromarray(pixels).save(partial, format="PNG", compress_level=1)
+        os.replace(partial, target)
+
+    try:
+        with h5py.File(h5_path, "r") as h5, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            images = h5["images"]
+            for batch in windows.values():
+                first, last = batch[0][0], batch[-1][0]
+                block = images[first:last + 1]
+                list(pool.map(lambda item, block=block, first=first: write(block[item[0] - first], item[1]), batch))
+                if bar is not None:
+                    bar.update(len(batch))
+    except OSError as err:
+        raise CatalogueError(f"cannot write the Galaxy10 images from {h5_path} under {root}: {err}") from err
+    finally:
+        if bar is not None:
+            bar.close()
     folder_names = ", ".join(sorted(str(root / f) for f in folders))
     report = StepReport(
         "extract images", len(catalogue), len(catalogue),
@@ -554,7 +567,7 @@ def read_class_folders(path: str | os.PathLike) -> pd.DataFrame:
     counts = table[GIVEN_CLASS_COLUMN].value_counts(sort=False)
     notes = ["class folders: " + ", ".join(f"{name} {n}" for name, n in counts.items())]
     if loose:
-        notes.append(f"{loose} images directly in {root} are in no class folder: not used")
+        notes.append(f"{loose} image(s) directly in {root}, in no class folder: not used")
     if other:
         notes.append("other files not used: " + ", ".join(f"{n} {suffix}" for suffix, n in sorted(other.items())))
     table.attrs.update(format=FOLDERS, source=str(root), notes=notes)

@@ -302,7 +302,7 @@ def test_class_folders_through_the_cli(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"catalogue: {root} (folders)" in printed
     assert "class folders: 0_merger 1, Edge_on 1, Spirals 2, elliptical 1, weird 1" in printed
-    assert "1 images directly in" in printed and "other files not used: 1 .txt" in printed
+    assert "1 image(s) directly in" in printed and "other files not used: 1 .txt" in printed
     assert "folder 'weird' is not a three-class class" in printed
     assert "folder '0_merger' is not a three-class class" in printed
     written = pd.read_csv(out)
@@ -448,3 +448,18 @@ def test_vote_count_preparation_reads_a_zoobot_table_and_refuses_the_rest(zoo_tw
     write_png(tmp_path / "folders" / "spiral" / "a.png")
     with pytest.raises(CatalogueError, match="needs a GZD-5 or Zoobot catalogue.*this one is folders"):
         prepare_vote_catalogue(read_catalogue(tmp_path / "folders"), tmp_path)
+
+
+def test_galaxy10_extraction_resumes_missing_images_in_windows(tmp_path):
+    h5_path = tmp_path / "Galaxy10_DECals.h5"
+    images = write_galaxy10(h5_path, [2, 5, 8, 9, 6, 2, 7])
+    cat = read_catalogue(h5_path)
+    first = formats.extract_galaxy10_images(cat, tmp_path / "png", chunk=2)
+    assert first.report.note.startswith("wrote 7 PNGs, 0 already there")
+    for lost in ("00001.png", "00006.png"):  # scattered, as after an interrupted run
+        (tmp_path / "png" / "Galaxy10_DECals" / lost).unlink()
+    again = formats.extract_galaxy10_images(cat, tmp_path / "png", chunk=2)
+    assert again.report.note.startswith("wrote 2 PNGs, 5 already there")
+    for row in (1, 6):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "png" / cat.file_loc[row])), images[row])
+    assert not list((tmp_path / "png").rglob("*.partial"))
