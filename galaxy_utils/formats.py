@@ -209,13 +209,13 @@ def read_zoobot(table: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFra
         listing = "\n  - ".join(dict.fromkeys(problems))
         raise CatalogueError(f"{source}: {len(problems)} problem(s) with the Zoobot catalogue:\n  - {listing}")
 
-    campaign_cols = {
-        c for campaign in found for q in tree.QUESTIONS for c in columns
-        if c.startswith(_campaign_prefix(q.name, campaign))
-    }
-    if found != [""]:  # every suffixed question column, DR5 tree's or not (something-odd-gz2, ...)
-        campaign_cols |= {c for c in columns if re.match(rf"^[a-z0-9-]+-({'|'.join(found)})_", c)}
-    rest = table[[c for c in columns if c not in campaign_cols]]
+    # Dropped: every campaign's question columns, DR5 tree's or not (something-odd-gz2, ...),
+    # and DR5-named vote columns already there, which the mapped campaign's votes replace.
+    unsuffixed = {c for q in tree.QUESTIONS for c in columns if c.startswith(_campaign_prefix(q.name, ""))}
+    vote_cols = set(unsuffixed)
+    if found != [""]:
+        vote_cols |= {c for c in columns if re.match(rf"^[a-z0-9-]+-({'|'.join(found)})_", c)}
+    rest = table[[c for c in columns if c not in vote_cols]]
     if FILE_COLUMN not in rest.columns:
         if {"subfolder", "filename"} <= set(rest.columns):  # galaxy-datasets adds file_loc when it loads
             rest = rest.assign(**{FILE_COLUMN: rest["subfolder"].astype("string") + "/" + rest["filename"]})
@@ -236,6 +236,8 @@ def read_zoobot(table: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFra
         notes.append(f"campaigns {', '.join(used)} ask the same questions: their votes are added")
     for campaign in used if len(questions) < len(tree.QUESTIONS) else []:
         notes.append(f"not mapped from -{campaign}: " + "; ".join(unmapped[campaign]))
+    if unsuffixed and found != [""]:
+        notes.append(f"{len(unsuffixed)} vote columns without a campaign suffix replaced by the {name} votes")
     for campaign in (c for c in found if c not in used):
         notes.append(f"campaign -{campaign} present but not used ({len(mapped[campaign])} questions map)")
     if larger_totals.any():
