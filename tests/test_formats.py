@@ -89,7 +89,7 @@ def test_zoobot_campaigns_with_the_same_tree_add_their_votes(tmp_path):
     assert cat["has-spiral-arms_yes_fraction"].iloc[0] == 1.0
     assert any("votes are added" in note for note in cat.attrs["notes"])
     # columns already named as the DR5 tree's (a catalogue with both spellings) give way
-    both = both.assign(**{"has-spiral-arms_yes": 99})
+    both = pd.concat([both, pd.DataFrame({"has-spiral-arms_yes": [99]})], axis=1)
     both.to_csv(path, index=False)
     cat = read_catalogue(path)
     assert list(cat.columns).count("has-spiral-arms_yes") == 1 and cat["has-spiral-arms_yes"].iloc[0] == 5
