@@ -112,6 +112,13 @@ def _campaign_prefix(question: str, campaign: str) -> str:
     return f"{question}-{campaign}_" if campaign else f"{question}_"
 
 
+def campaign_name(campaigns_used: str) -> str:
+    """'-dr5', '-dr5+-dr8', or 'none (DR5 question names)' for ``attrs['campaign']``."""
+    if not campaigns_used:
+        return "none (DR5 question names)"
+    return "+".join(f"-{c}" for c in campaigns_used.split("+"))
+
+
 def campaign_columns(columns: Iterable[str], question: str, campaign: str) -> dict[str, dict[str, str]]:
     """``{'count': {answer: column}, 'fraction': {...}, 'total': {'': column}}`` for one
     question of one campaign, answers renamed onto the DR5 tree where only renamed."""
@@ -230,7 +237,7 @@ def read_zoobot(table: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFra
             raise CatalogueError(f"{source}: column {ids!r} has duplicated ids: {describe_rows(rest, duplicated)}")
     result = pd.concat([rest, pd.DataFrame(block, index=table.index)], axis=1)
 
-    name = "+".join(f"-{c}" for c in used) if used != [""] else "none (DR5 question names)"
+    name = campaign_name("+".join(used))
     notes = [f"campaign suffix {name}: {len(questions)} of {len(tree.QUESTIONS)} questions mapped onto the DR5 tree"]
     if len(used) > 1:
         notes.append(f"campaigns {', '.join(used)} ask the same questions: their votes are added")
@@ -253,10 +260,10 @@ def require_questions(catalogue: pd.DataFrame, task_name: str) -> None:
     """Stop with the questions a task needs that the catalogue's campaign did not map."""
     missing = [q for q in labels.task(task_name).questions if tree.total_column(q) not in catalogue.columns]
     if missing:
-        campaign = catalogue.attrs.get("campaign", "?")
+        campaign = campaign_name(catalogue.attrs.get("campaign", ""))
         raise CatalogueError(
             f"the {task_name} task needs the question(s) {', '.join(missing)}, which campaign "
-            f"-{campaign} of this catalogue does not ask in the DR5 tree's form"
+            f"{campaign} of this catalogue does not ask in the DR5 tree's form"
         )
 
 
