@@ -317,10 +317,12 @@ GALAXY10_TASK_CLASSES: dict[str, dict[str, str]] = {
 
 # Folder names (normalised: lower case, hyphens) each class answers to. A synonym is used
 # only by a task that has that class, and no synonym names two classes of one task.
+# 'early-type' and 'late-type' are deliberately absent: early types include lenticulars,
+# and late types irregulars, so neither names one class of either task.
 CLASS_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "elliptical": ("elliptical", "round", "smooth", "round-smooth", "smooth-round", "early-type"),
+    "elliptical": ("elliptical", "round", "smooth", "round-smooth", "smooth-round"),
     "round": ("round", "elliptical", "smooth", "round-smooth", "smooth-round", "completely-round"),
-    "spiral": ("spiral", "spiral-galaxy", "late-type"),
+    "spiral": ("spiral", "spiral-galaxy"),
     labels.EDGE_ON: ("edge-on", "edgeon", "edge", "edge-on-disk", "edge-on-disc"),
     "lenticular": ("lenticular", "s0"),
     "irregular": ("irregular", "irr", "merger", "merging", "disturbed"),
