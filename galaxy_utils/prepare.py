@@ -4,6 +4,10 @@ Order: (a) vote-count filter, (b) label columns, (c) missing labels, then the cl
 mapping, then (d) images. The course project matched images before mapping classes; we
 check images last because decoding is the expensive step and there is no point decoding
 galaxies the class mapping is about to drop. The removal report is the same either way.
+
+A Zoobot table (its votes renamed onto the DR5 tree by :mod:`galaxy_utils.formats`) takes
+the GZD-5 steps; a Galaxy10 file or a folder of class sub-folders has its class names
+mapped onto the task's instead, and Galaxy10's images are written to PNGs before (d).
 """
 
 from __future__ import annotations
