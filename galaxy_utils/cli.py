@@ -109,10 +109,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .catalogue import read_catalogue
     from .training import predict
 
-    table, unreadable = predict(args.model, args.catalog, args.image_root, args.out, threshold=args.threshold,
-                                tta=args.tta, cache_dir=args.cache_dir, catalog_format=args.format)
+    catalogue = read_catalogue(args.catalog, format=args.format)
+    _print_catalogue(args.catalog, catalogue)
+    table, unreadable = predict(args.model, catalogue, args.image_root, args.out, threshold=args.threshold,
+                                tta=args.tta, cache_dir=args.cache_dir)
     print(f"wrote {len(table)} predictions to {args.out} "
           f"({int(table['below_threshold'].sum())} below the {args.threshold:g} threshold)")
     if len(unreadable):

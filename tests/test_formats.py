@@ -421,14 +421,15 @@ def test_train_and_predict_on_galaxy10_and_class_folders(tmp_path, monkeypatch, 
         run = tmp_path / f"run-{fmt}"
         assert main(["train", "--task", "three-class", "--catalog", str(catalog), "--image-root", str(image_root),
                      "--format", fmt, "--profile", "tiny", "--out", str(run), "--quiet"]) == 0
+        assert "held-out accuracy" in capsys.readouterr().out
         assert read_run_format(run) == fmt
         out = tmp_path / f"predicted-{fmt}.csv"
         assert main(["predict", "--model", str(run / "model.keras"), "--catalog", str(catalog),
                      "--image-root", str(image_root), "--out", str(out)]) == 0
+        assert f"catalogue: {catalog} ({fmt})" in capsys.readouterr().out
         predicted = pd.read_csv(out)
         assert len(predicted) == {"galaxy10": 20, "folders": 18}[fmt]  # every image, mapped class or not
         assert "id" in predicted.columns and predicted.predicted_class.isin(["spiral", "round", "edge-on"]).all()
-    assert "held-out accuracy" in capsys.readouterr().out
 
 
 def read_run_format(run) -> str:
