@@ -35,9 +35,18 @@ GZD12 = "gzd-1-2"
 """``gz_decals_volunteers_1_and_2``: volunteer votes on the earlier GZD-1/2 tree (:data:`tree.GZD_1_2`)."""
 GZD5_AUTO = "gzd5-auto-posteriors"
 """``gz_decals_auto_posteriors``: a model's predicted vote fractions, *not* volunteer votes."""
+# The catalogues people download today, read by :mod:`galaxy_utils.formats`.
+ZOOBOT = "zoobot"
+GALAXY10 = "galaxy10"
+FOLDERS = "folders"
+FORMATS = (GZD5, GZD12, GZD5_AUTO, GZ2_KAGGLE, ZOOBOT, GALAXY10, FOLDERS, GENERIC)
 
 # The decision tree behind each volunteer-vote format.
 VOLUNTEER_TREES: dict[str, tree.DecisionTree] = {GZD5: tree.DR5, GZD12: tree.GZD_1_2}
+# Formats whose columns are vote counts in the DR5 tree (the zoobot reader renames its
+# campaign's columns onto it); formats that give each galaxy a class name to map.
+VOTE_FORMATS = (GZD5, ZOOBOT)
+NAMED_CLASS_FORMATS = (GALAXY10, FOLDERS)
 # A column only the automated posteriors table has.
 _AUTO_MARKER = "smooth-or-featured_smooth_concentration"
 
@@ -83,8 +92,15 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def detect_format(columns: Iterable[str]) -> str:
-    """Which catalogue layout these columns are: GZD-5 (DR5, GZD-1/2 or automated), GZ2 Kaggle, or generic."""
+    """Which catalogue layout these columns are: Zoobot, GZD-5 (DR5, GZD-1/2 or automated), GZ2 Kaggle, or generic.
+
+    (A folder or a Galaxy10 ``.h5`` file is told by its path: see :func:`read_catalogue`.)
+    """
+    from .formats import is_zoobot  # the downloaded layouts build on this module
+
     columns = set(columns)
+    if is_zoobot(columns):
+        return ZOOBOT
     # Before GZD-5: the GZD-1/2 table shares its total-votes columns.
     if tree.GZD_1_2.question("merging").count_column("tidal-debris") in columns:
         return GZD12
@@ -99,8 +115,9 @@ def detect_format(columns: Iterable[str]) -> str:
         return GENERIC
     raise CatalogueError(
         "cannot tell the catalogue's format: expected GZD-5 vote columns "
-        f"({tree.CLASSIFICATIONS_COLUMN!r}), the GZ2 Kaggle columns ('GalaxyID', 'Class1.1', ...) "
-        f"or a generic table with a {FILE_COLUMN!r} column"
+        f"({tree.CLASSIFICATIONS_COLUMN!r}), the GZ2 Kaggle columns ('GalaxyID', 'Class1.1', ...), "
+        "Zoobot / galaxy-datasets columns ('smooth-or-featured-dr5_smooth', ...) "
+        f"or a generic table with a {FILE_COLUMN!r} column; name it with --format"
     )
 
 
@@ -470,17 +487,33 @@ def build_gzd5_table(
 
 
 def read_catalogue(
-    path: str | os.PathLike, *, validate: bool = True, require_metadata: bool = True
+    path: str | os.PathLike,
+    *,
+    validate: bool = True,
+    require_metadata: bool = True,
+    format: str | None = None,
 ) -> pd.DataFrame:
-    """Read a GZD-5, GZ2 Kaggle or generic catalogue and validate it for its format.
+    """Read a catalogue in any of :data:`FORMATS` and validate it for its format.
 
-    The format is recorded in ``catalogue.attrs['format']``; the source path in
-    ``attrs['source']``. The GZD-5 release's three tables are told apart: volunteer votes
-    on the DR5 tree (:data:`GZD5`) or the GZD-1/2 tree (:data:`GZD12`, given a ``png_loc``
-    derived from iauname), and the automated posteriors (:data:`GZD5_AUTO`, model outputs).
+    ``format`` overrides the detection (a folder of class sub-folders, a Galaxy10 ``.h5``
+    file, else the table's columns). The format is recorded in ``catalogue.attrs['format']``;
+    the source path in ``attrs['source']``; lines worth telling the user about the reading
+    (a campaign found, classes seen) in ``attrs['notes']``. The GZD-5 release's three
+    tables are told apart: volunteer votes on the DR5 tree (:data:`GZD5`) or the GZD-1/2
+    tree (:data:`GZD12`, given a ``png_loc`` derived from iauname), and the automated
+    posteriors (:data:`GZD5_AUTO`, model outputs).
     """
+    from . import formats  # the downloaded layouts build on this module
+
+    if format is not None and format not in FORMATS:
+        raise CatalogueError(f"unknown catalogue format {format!r}; choose one of {', '.join(FORMATS)}")
+    fmt = format or formats.detect_path_format(path)
+    if fmt in formats.PATH_READERS:
+        return formats.PATH_READERS[fmt](path)
     table = read_table(path)
-    fmt = detect_format(table.columns)
+    fmt = fmt or detect_format(table.columns)
+    if fmt == ZOOBOT:
+        return formats.read_zoobot(table, source=str(path))
     if fmt in VOLUNTEER_TREES:
         if validate:
             table = validate_gzd5(
@@ -652,7 +685,7 @@ def keep_label_columns(catalogue: pd.DataFrame, columns: Sequence[str]) -> StepR
     missing = [c for c in columns if c not in catalogue.columns]
     if missing:
         raise CatalogueError(f"the catalogue lacks label column(s) the task needs: {', '.join(missing)}")
-    metadata = (*tree.METADATA_COLUMNS, *tree.GZD_1_2.metadata_columns, GZ2_ID_COLUMN, FILE_COLUMN)
+    metadata = (*tree.METADATA_COLUMNS, *tree.GZD_1_2.metadata_columns, *ID_CANDIDATES)
     keep_first = [c for c in dict.fromkeys(metadata) if c in catalogue.columns]
     # A fraction travels with its question's total: only the total tells an unasked
     # question (empty by design) from a missing value.

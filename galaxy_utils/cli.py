@@ -16,7 +16,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from .labels import FourClassThresholds, ThreeClassThresholds
     from .prepare import class_counts, prepare_catalogue
 
-    catalogue = read_catalogue(args.catalog)
+    catalogue = read_catalogue(args.catalog, format=args.format)
+    _print_catalogue(args.catalog, catalogue)
     thresholds = None
     if args.agreement is not None:
         thresholds = ThreeClassThresholds(agreement=args.agreement)
@@ -34,7 +35,6 @@ def _prepare(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         model_predictions=args.use_model_predictions,
     )
-    print(f"catalogue: {args.catalog} ({catalogue.attrs['format']})")
     print(log.format())
     print("class counts:")
     for name, n in class_counts(cleaned, args.task, args.keep_uncertain).items():
@@ -46,6 +46,13 @@ def _prepare(args: argparse.Namespace) -> int:
         log.removed().to_csv(args.removed, index=False)
     print(f"wrote {len(cleaned)} rows to {out}")
     return 0
+
+
+def _print_catalogue(path: str, catalogue) -> None:
+    """``catalogue: PATH (FORMAT)`` and what the reader noted (campaign, classes found)."""
+    print(f"catalogue: {path} ({catalogue.attrs['format']})")
+    for note in catalogue.attrs.get("notes", []):
+        print(f"  {note}")
 
 
 def _mock(args: argparse.Namespace) -> int:
@@ -84,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
 
         metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
                                     strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2,
-                                    held_out_ids=test_ids)
+                                    held_out_ids=test_ids, catalog_format=args.format)
         print(format_metrics(metrics))
         return 0
     from .training import train
@@ -92,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
     metrics = train(
         args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
         keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
-        verbose=0 if args.quiet else 2, test_ids=test_ids,
+        verbose=0 if args.quiet else 2, test_ids=test_ids, catalog_format=args.format,
     )
     print(f"{args.task} ({args.profile}): held-out accuracy {metrics['accuracy']:.3f} on {metrics['n']} galaxies")
     for name, figures in metrics["per_class"].items():
@@ -103,9 +110,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .catalogue import read_catalogue
     from .training import predict
 
-    table, unreadable = predict(args.model, args.catalog, args.image_root, args.out, threshold=args.threshold,
+    catalogue = read_catalogue(args.catalog, format=args.format)
+    _print_catalogue(args.catalog, catalogue)
+    table, unreadable = predict(args.model, catalogue, args.image_root, args.out, threshold=args.threshold,
                                 tta=args.tta, cache_dir=args.cache_dir)
     print(f"wrote {len(table)} predictions to {args.out} "
           f"({int(table['below_threshold'].sum())} below the {args.threshold:g} threshold)")
@@ -145,6 +155,15 @@ def _slides(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    from .catalogue import FORMATS
+
+    parser.add_argument(
+        "--format", choices=FORMATS,
+        help="the catalogue's format, when the detected one (printed by prepare) is wrong",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
     from .labels import TASKS
@@ -157,8 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="clean and label a catalogue; print what each step removed")
-    p.add_argument("--catalog", required=True, help="GZD-5, GZ2 Kaggle or generic catalogue (CSV/parquet)")
-    p.add_argument("--image-root", required=True, help="folder the catalogue's image paths are under")
+    p.add_argument("--catalog", required=True,
+                   help="GZD-5, GZ2 Kaggle, Zoobot or generic table (CSV/parquet), Galaxy10 .h5, or a folder of "
+                        "class sub-folders")
+    p.add_argument("--image-root", required=True,
+                   help="folder the catalogue's image paths are under (Galaxy10: where its PNGs are written)")
+    _add_format(p)
     p.add_argument("--task", required=True, choices=sorted(TASKS))
     p.add_argument("--out", required=True, help="CSV to write the cleaned, labelled catalogue to")
     p.add_argument("--min-votes", type=int, default=DEFAULT_MIN_VOTES, help="minimum classifications (GZD-5)")
@@ -195,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a CNN with a named profile; writes metrics, history and model")
     p.add_argument("--task", required=True, choices=sorted([*TASKS, VOTE_COUNTS]),
                    help="four-class, three-class, or vote-counts (every question's votes at once)")
-    p.add_argument("--catalog", required=True, help="GZD-5, GZ2 Kaggle or generic catalogue")
+    p.add_argument("--catalog", required=True, help="any catalogue prepare reads")
     p.add_argument("--image-root", required=True)
+    _add_format(p)
     p.add_argument("--profile", required=True, choices=profile_names())
     p.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
     p.add_argument("--seed", type=int, default=0)
@@ -215,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model.keras inside a training run folder")
     p.add_argument("--catalog", required=True)
     p.add_argument("--image-root", required=True)
+    _add_format(p)
     p.add_argument("--out", required=True, help="CSV: id, file_loc, p_<class>, predicted_class, below_threshold")
     p.add_argument("--threshold", type=float, default=0.6, help="max-probability threshold (default 0.6)")
     p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")

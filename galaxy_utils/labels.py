@@ -23,11 +23,12 @@ from . import tree
 from .catalogue import (
     GENERIC,
     GZ2_KAGGLE,
-    GZD5,
     GZD5_AUTO,
     GZD12,
     LABEL_COLUMN,
+    NAMED_CLASS_FORMATS,
     VOLUNTEER_TREES,
+    VOTE_FORMATS,
     CatalogueError,
     StepResult,
     _step_result,
@@ -392,11 +393,11 @@ def assign_labels(
             "automated posteriors), not volunteer votes; label from them only on purpose "
             "(model_predictions=True, or --use-model-predictions on the command line)"
         )
-    if fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
+    if fmt in (GENERIC, *NAMED_CLASS_FORMATS) and LABEL_COLUMN in catalogue.columns:
         label = _given_labels(catalogue, the_task)
         reason = pd.Series("given", index=catalogue.index, dtype="string").mask(label.isna(), "empty label")
         labelled = catalogue.assign(**{LABEL_COLUMN: label, "label_reason": reason})
-    elif fmt in (GZD5, GZD12, GZD5_AUTO, GZ2_KAGGLE, GENERIC):
+    elif fmt in (*VOTE_FORMATS, GZD12, GZD5_AUTO, GZ2_KAGGLE, GENERIC):
         confidences = class_confidences(catalogue, task_name, debiased=debiased)
         if task_name == FOUR_CLASS:
             label, reason = four_class_labels(confidences, thresholds)
@@ -405,8 +406,8 @@ def assign_labels(
         labelled = pd.concat([catalogue, confidences], axis=1).assign(
             **{LABEL_COLUMN: label, "label_reason": reason}
         )
-    else:  # pragma: no cover - catalogue_format only returns the formats above
-        raise CatalogueError(f"unknown catalogue format {fmt!r}")
+    else:  # a Galaxy10 or folder catalogue whose class names were not mapped onto the task
+        raise CatalogueError(f"a {fmt} catalogue needs its class names mapped first (formats.label_named_classes)")
     if fmt == GZD5_AUTO:
         labelled["label_source"] = MODEL_LABEL_SOURCE
     labelled.attrs = dict(catalogue.attrs)
@@ -471,9 +472,12 @@ class SoftTargets:
 
 
 def soft_targets(catalogue: pd.DataFrame, questions=tree.QUESTIONS) -> SoftTargets:
-    """Per-question vote counts, totals and fractions of a GZD-5 catalogue."""
-    if catalogue_format(catalogue) != GZD5:
-        raise CatalogueError("soft targets need vote counts: only a GZD-5 catalogue has them")
+    """Per-question vote counts, totals and fractions of a GZD-5 (or Zoobot-layout) catalogue."""
+    if catalogue_format(catalogue) not in VOTE_FORMATS:
+        raise CatalogueError("soft targets need vote counts: only a GZD-5 or Zoobot catalogue has them")
+    missing = [q.name for q in questions if q.total_column not in catalogue.columns]
+    if missing:
+        raise CatalogueError(f"soft targets need the votes of every question; the catalogue lacks {', '.join(missing)}")
     counts, totals, fractions, slices = {}, {}, {}, {}
     start = 0
     for q in questions:

@@ -4,6 +4,10 @@ Order: (a) vote-count filter, (b) label columns, (c) missing labels, then the cl
 mapping, then (d) images. The course project matched images before mapping classes; we
 check images last because decoding is the expensive step and there is no point decoding
 galaxies the class mapping is about to drop. The removal report is the same either way.
+
+A Zoobot table (its votes renamed onto the DR5 tree by :mod:`galaxy_utils.formats`) takes
+the GZD-5 steps; a Galaxy10 file or a folder of class sub-folders has its class names
+mapped onto the task's instead, and Galaxy10's images are written to PNGs before (d).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import os
 
 import pandas as pd
 
-from . import labels
+from . import formats, labels, tree
 from .catalogue import (
     DEFAULT_MIN_VOTES,
+    GALAXY10,
     GENERIC,
     GZ2_KAGGLE,
     GZD5_AUTO,
     LABEL_COLUMN,
+    NAMED_CLASS_FORMATS,
     VOLUNTEER_TREES,
+    ZOOBOT,
     CatalogueError,
     PreprocessingLog,
     catalogue_format,
@@ -58,11 +65,16 @@ def prepare_catalogue(
     the_task = labels.task(task_name)
     fmt = catalogue_format(catalogue)
     log = PreprocessingLog()
-    if fmt in VOLUNTEER_TREES:
-        decision_tree = VOLUNTEER_TREES[fmt]
-        log.quirks.extend(find_quirks(catalogue, decision_tree))
+    if fmt in VOLUNTEER_TREES or fmt == ZOOBOT:
+        decision_tree = VOLUNTEER_TREES.get(fmt, tree.DR5)
+        if fmt == ZOOBOT:  # only the mapped questions, and no debiased fractions
+            formats.require_questions(catalogue, task_name)
+            label_columns = the_task.label_columns(catalogue.columns)
+        else:
+            log.quirks.extend(find_quirks(catalogue, decision_tree))
+            label_columns = the_task.label_columns(decision_tree=decision_tree)
         catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
-        catalogue = log.apply(keep_label_columns, catalogue, the_task.label_columns(decision_tree=decision_tree))
+        catalogue = log.apply(keep_label_columns, catalogue, label_columns)
         catalogue = log.apply(
             drop_missing_labels, catalogue, the_task.fraction_columns(decision_tree), unasked=unasked
         )
@@ -76,6 +88,8 @@ def prepare_catalogue(
         log.notes.append(f"labels come from {labels.MODEL_LABEL_SOURCE}")
         catalogue = log.apply(keep_label_columns, catalogue, the_task.fraction_columns())
         catalogue = log.apply(drop_missing_labels, catalogue, the_task.fraction_columns())
+    elif fmt in NAMED_CLASS_FORMATS:
+        catalogue = log.apply(formats.label_named_classes, catalogue, task_name)
     elif fmt == GZ2_KAGGLE:
         catalogue = log.apply(keep_label_columns, catalogue, labels.GZ2_KAGGLE_COLUMNS)
     elif fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
@@ -93,6 +107,8 @@ def prepare_catalogue(
         labels.assign_labels, catalogue, task_name, thresholds=thresholds, keep_uncertain=keep_uncertain,
         model_predictions=model_predictions,
     )
+    if fmt == GALAXY10:  # its pixels are inside the .h5: written to PNGs under the image root
+        catalogue = log.apply(formats.extract_galaxy10_images, catalogue, image_root, progress=progress)
     catalogue = log.apply(resolve_images, catalogue, image_root, verify=verify, progress=progress)
     return catalogue.reset_index(drop=True), log
 

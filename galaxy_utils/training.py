@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as labels_module
-from .catalogue import LABEL_COLUMN, id_column, read_catalogue
+from .catalogue import GALAXY10, LABEL_COLUMN, id_column, read_catalogue
 from .evaluation import classification_metrics, prediction_table
 from .prepare import prepare_catalogue
 from .profiles import Profile
@@ -141,10 +141,18 @@ def _versions() -> dict:
 
 
 def file_sha1(path: str | Path) -> str:
-    """A file's SHA-1, read in blocks: what a run or a saved comparison was made from."""
+    """A file's SHA-1, read in blocks: what a run or a saved comparison was made from.
+
+    A folder (a catalogue of class sub-folders) is fingerprinted by the paths and sizes
+    of the files in it.
+    """
     import hashlib
 
     digest = hashlib.sha1()
+    if Path(path).is_dir():
+        for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+            digest.update(f"{file.relative_to(path).as_posix()}\t{file.stat().st_size}\n".encode())
+        return digest.hexdigest()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -298,6 +306,7 @@ def train(
     verbose: int = 2,
     extra_callbacks: list | None = None,
     test_ids=None,
+    catalog_format: str | None = None,
 ) -> dict:
     """Train ``task`` with a named profile into the run folder ``out``; returns the metrics.
 
@@ -305,7 +314,8 @@ def train(
     epoch (Keras BackupAndRestore); rerunning a finished run returns its metrics without
     retraining. A run folder holding a *different* run (other profile, seed, task or
     catalogue) is refused rather than overwritten. ``test_ids``: score on exactly these
-    galaxies (see :func:`split_for_profile`).
+    galaxies (see :func:`split_for_profile`). ``catalog_format``: read the catalogue as this
+    format rather than the detected one (:data:`galaxy_utils.catalogue.FORMATS`).
     """
     import keras
 
@@ -328,7 +338,7 @@ def train(
 
     keras.utils.set_random_seed(seed)
     class_names = labels_module.class_names(task, keep_uncertain)
-    catalogue = read_catalogue(catalog)
+    catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
     prepared = _subsample(prepared, prof.max_galaxies, seed)
     splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed, test_ids=test_ids)
@@ -413,6 +423,7 @@ def predict(
     tta: bool = False,
     batch_size: int = 64,
     cache_dir: str | Path | None = None,
+    catalog_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Classify every galaxy of a catalogue (a file, or a DataFrame already read) with a
     trained model; one row per galaxy, written to ``out`` unless it is None.
@@ -420,7 +431,9 @@ def predict(
     The model's run folder (``run.json`` beside the model) says which image preprocessing
     and classes it was trained with. Galaxies whose image is missing or unreadable are
     reported (returned, and written to ``<out>.unreadable.csv``), not fatal. ``tta``
-    averages over the eight dihedral variants of each image.
+    averages over the eight dihedral variants of each image. ``catalog_format`` overrides the
+    detected format of a catalogue file; Galaxy10 images are written to PNGs under
+    ``image_root`` first.
     """
     import keras
 
@@ -433,7 +446,11 @@ def predict(
     run = read_run(model_path.parent)
     spec = ImageSpec(**run["image_spec"])
     class_names = run["classes"]
-    catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog)
+    catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog, format=catalog_format)
+    if catalogue.attrs.get("format") == GALAXY10:
+        from .formats import extract_galaxy10_images
+
+        catalogue = extract_galaxy10_images(catalogue, image_root).catalogue
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
     skipped: list[dict] = []

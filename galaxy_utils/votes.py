@@ -46,7 +46,7 @@ from .catalogue import (
     DEFAULT_MIN_VOTES,
     FILE_COLUMN,
     GENERIC,
-    GZD5,
+    VOTE_FORMATS,
     CatalogueError,
     PreprocessingLog,
     catalogue_format,
@@ -448,8 +448,14 @@ def prepare_vote_catalogue(
 ) -> tuple[pd.DataFrame, PreprocessingLog]:
     """The cleaning steps that make sense without classes: the vote-count filter, galaxies
     with an empty fraction where a question was asked, and missing or broken images."""
-    if catalogue_format(catalogue) != GZD5:
-        raise CatalogueError("vote-count training needs a GZD-5 catalogue: only GZD-5 has every question's counts")
+    if catalogue_format(catalogue) not in VOTE_FORMATS:
+        raise CatalogueError("vote-count training needs a GZD-5 or Zoobot catalogue: only they have every "
+                             f"question's counts, and this one is {catalogue_format(catalogue)}")
+    missing = [q.name for q in tree.QUESTIONS if q.total_column not in catalogue.columns]
+    if missing:
+        raise CatalogueError(
+            f"vote-count training needs every question's counts; the catalogue lacks {', '.join(missing)}"
+        )
     log = PreprocessingLog()
     catalogue = log.apply(filter_by_total_votes, catalogue, min_votes)
     catalogue = log.apply(drop_missing_labels, catalogue, fraction_columns(), unasked="keep")
@@ -507,6 +513,7 @@ def train_vote_counts(
     truth: str | Path | None = "auto",
     min_votes: int = DEFAULT_MIN_VOTES,
     extra_callbacks: list | None = None,
+    catalog_format: str | None = None,
 ) -> dict:
     """Train the vote-count model with a ``vote-counts`` profile into the run folder ``out``.
 
@@ -520,7 +527,7 @@ def train_vote_counts(
 
     ``held_out_ids`` go to the test split (:func:`split_votes`). ``truth``: the mock
     survey's ``truth.csv``; ``'auto'`` uses one beside the catalogue if there is one, and
-    ``None`` scores against volunteers only.
+    ``None`` scores against volunteers only. ``catalog_format`` overrides the detected format.
     """
 
     from .dataset import make_dataset
@@ -554,7 +561,7 @@ def train_vote_counts(
     started = time.time()
 
     keras.utils.set_random_seed(seed)
-    catalogue = read_catalogue(catalog)
+    catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = prepare_vote_catalogue(catalogue, image_root, min_votes=min_votes)
     splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)
     (out / "splits").mkdir(exist_ok=True)
