@@ -45,3 +45,19 @@ def test_every_figure_draws_and_saves(tmp_path):
         assert pixels.std() > 5, f"{name} looks blank"
     with pytest.raises(ValueError, match="exactly three"):
         plots.probability_triangle(images, rng.dirichlet([1, 1, 1, 1], size=30), names + ["x"])
+
+
+def test_image_grids_show_as_a_much_smaller_jpeg():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    noisy = [rng.integers(0, 255, size=(64, 64, 3), dtype=np.uint8) for _ in range(8)]
+    fig = plots.show_images(noisy, ncols=4)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=plots.FIGURE_DPI, bbox_inches="tight")
+    shown = plots.as_jpeg(fig)
+    assert shown.format == "jpeg" and shown.data[:2] == b"\xff\xd8"
+    assert len(shown.data) < len(png.getvalue()) / 2
+    assert not plt.fignum_exists(fig.number), "the figure is closed so the inline backend does not draw it again"
