@@ -21,28 +21,30 @@ def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
     """Create ``folder`` if needed and prove it can be written (a real test file, which
     also works for root and network file systems); a clear ValueError if not."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{option} {folder} is a file, not a folder")
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        where = "" if blocking == folder else f" (in {folder})"
+        raise ValueError(f"{option}: {blocking} is a file, not a folder{where}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise ValueError(f"{option} {folder}: cannot write there ({err.strerror or err})") from err
+        raise ValueError(f"{option}: cannot write to the folder {folder} ({err.strerror or err})") from err
     return folder
 
 
-def writable_file(path: str | os.PathLike, inputs=(), option: str = "--out") -> Path:
-    """Check, before any work, that the file ``path`` can be written and is none of
-    ``inputs`` (writing it would destroy what the command reads)."""
+def writable_file(path: str | os.PathLike, others: dict | None = None, option: str = "--out") -> Path:
+    """Check, before any work, that the file ``path`` can be written and is none of the
+    command's ``others`` files ({option: path}: writing it would destroy one of them)."""
     path = Path(path)
-    for given in inputs:
+    for name, given in (others or {}).items():
         if given is not None and Path(given).resolve() == path.resolve():
-            raise ValueError(f"{option} {path} is also an input of this command; it would be overwritten: "
+            raise ValueError(f"{option} {path} is the same file as {name}; it would be overwritten: "
                              "choose another file name")
     if path.is_dir():
         raise ValueError(f"{option} {path} is a folder; give a file name")
-    writable_folder(path.parent if str(path.parent) else ".", option)
+    writable_folder(path.parent, f"{option} {path}")
     return path
 
 
@@ -55,9 +57,9 @@ def _prepare(args: argparse.Namespace) -> int:
         raise ValueError(f"--agreement is the {THREE_CLASS} agreement threshold; for {args.task} use --threshold")
     if args.threshold is not None and args.task != FOUR_CLASS:
         raise ValueError(f"--threshold is the {FOUR_CLASS} confidence threshold; for {args.task} use --agreement")
-    writable_file(args.out, [args.catalog])
+    writable_file(args.out, {"--catalog": args.catalog})
     if args.removed:
-        writable_file(args.removed, [args.catalog, args.out], option="--removed")
+        writable_file(args.removed, {"--catalog": args.catalog, "--out": args.out}, option="--removed")
     thresholds = None
     if args.agreement is not None:
         thresholds = ThreeClassThresholds(agreement=args.agreement)
@@ -151,8 +153,10 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .training import predict
 
-    out = writable_file(args.out, [args.catalog, args.model, Path(args.model).parent / "run.json"])
-    writable_file(out.with_suffix(".unreadable.csv"), [args.catalog, args.model], option="--out's listing")
+    inputs = {"--catalog": args.catalog, "--model": args.model,
+              "the model's run.json": Path(args.model).parent / "run.json"}
+    out = writable_file(args.out, inputs)
+    writable_file(out.with_suffix(".unreadable.csv"), inputs, option="the unreadable-images listing")
     table, unreadable = predict(args.model, args.catalog, args.image_root, args.out, threshold=args.threshold,
                                 tta=args.tta, cache_dir=args.cache_dir)
     print(f"wrote {len(table)} predictions to {args.out} "
@@ -297,9 +301,9 @@ def quiet_tensorflow() -> None:
 
     TensorFlow 2.21 prints them from C++ while it is imported, before ``TF_CPP_MIN_LOG_LEVEL``
     or absl's own settings apply, so stderr's file descriptor is pointed at the null device
-    for the import alone; later warnings and errors are shown as usual.
+    for the import alone. Python warnings and exceptions are shown as usual.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow_logs()
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
@@ -319,6 +323,13 @@ def quiet_tensorflow() -> None:
     absl_logging.set_verbosity(absl_logging.ERROR)
 
 
+def _quiet_tensorflow_logs() -> None:
+    """Raise TensorFlow's C++ log threshold unless the user chose one: level 3, because on
+    CPUs without AVX-512 TensorFlow logs a oneDNN fallback notice *as an error* whenever it
+    decodes images; errors that matter reach Python as exceptions, which :func:`main` prints."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def error_message(err: BaseException) -> str:
     """One line for an expected error: an OSError as 'file: reason', a KeyError's key."""
     if isinstance(err, OSError) and err.strerror and err.filename:
@@ -332,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     from .catalogue import CatalogueError
     from .download import DownloadError
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow_logs()
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "tensorflow", False):
