@@ -77,13 +77,21 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
             header = pd.read_csv(path, nrows=0, skiprows=skip).columns
             if len(header) == 1 and ";" in header[0]:
                 raise CatalogueError(
-                    f"{path}: the header is one column, {header[0][:60]!r}...: the file looks semicolon-separated; "
-                    "save it as comma-separated CSV"
+                    f"{path}: the header has no commas but {header[0].count(';')} semicolons: the file looks "
+                    "semicolon-separated (a spreadsheet export?); save it as comma-separated CSV"
                 )
             text = {**_TEXT_COLUMNS, GZ2_ID_COLUMN: "string"}
             dtype = {name: text[name.strip()] for name in header if name.strip() in text}
-            table = pd.read_csv(path, dtype=dtype, low_memory=False, skiprows=skip)
-            return _strip_header(table, path)
+            table = _strip_header(pd.read_csv(path, dtype=dtype, low_memory=False, skiprows=skip), path)
+            if len(table.columns):
+                first = table.iloc[:, 0].astype("string").str.lstrip().str.startswith("#").fillna(False)
+                if first.any():
+                    line = skip + 2 + int(np.flatnonzero(first.to_numpy())[0])
+                    raise CatalogueError(
+                        f"{path}: line {line} starts with '#': a comment inside the table; remove it "
+                        "(comment lines are skipped only above the header)"
+                    )
+            return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError) as err:
         hint = ""
         if isinstance(err, pd.errors.ParserError) and "Expected" in str(err):
