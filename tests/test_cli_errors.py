@@ -96,7 +96,7 @@ def test_removed_equal_to_out_is_refused(survey, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("command", ["prepare", "predict", "train", "mock", "download", "slides"])
+@pytest.mark.parametrize("command", ["prepare", "predict", "train", "mock", "download", "slides", "figures"])
 def test_an_out_under_a_file_fails_before_any_work(command, survey, tmp_path, capsys):
     path, root, _ = survey
     blocker = tmp_path / "a-file"
@@ -111,6 +111,7 @@ def test_an_out_under_a_file_fails_before_any_work(command, survey, tmp_path, ca
         "mock": ["mock", "--n", "2", "--seed", "1", "--quiet"],
         "download": ["download", "--quiet"],
         "slides": ["slides", "--figures", str(tmp_path), "--no-pdf"],
+        "figures": ["figures", "--data", "mock", "--profile", "fast"],
     }[command]
     assert main([*argv, "--out", str(out)]) == 2
     line = one_error_line(capsys)
