@@ -129,9 +129,9 @@ def _strip_header(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 def detect_format(columns: Iterable[str]) -> str:
     """Which catalogue layout these columns are: GZD-5, GZ2 Kaggle, or generic."""
     columns = set(columns)
-    if FILE_COLUMN in columns and LABEL_COLUMN in columns:
-        # Labelled, images resolved: a prepared catalogue (``galaxy-utils prepare``'s output,
-        # which keeps some vote columns) is read by its labels, not re-validated as GZD-5.
+    if FILE_COLUMN in columns and LABEL_COLUMN in columns and not set(tree.vote_columns()) <= columns:
+        # Labelled, images resolved, part of the vote block: a prepared catalogue (``galaxy-utils
+        # prepare``'s output keeps the task's vote columns) is read by its labels, not as GZD-5.
         return GENERIC
     if tree.CLASSIFICATIONS_COLUMN in columns:
         return GZD5

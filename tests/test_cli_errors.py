@@ -232,6 +232,15 @@ def test_header_names_equal_once_stripped_are_refused(tmp_path):
         read_table(path)
 
 
+def test_a_labelled_table_with_every_vote_column_is_still_gzd5(survey):
+    from galaxy_utils.catalogue import GENERIC, GZD5, detect_format
+
+    _, _, catalogue = survey
+    labelled = catalogue.assign(file_loc="x.png", label="spiral")
+    assert detect_format(labelled.columns) == GZD5  # e.g. a GZD-5 frame labelled in a notebook
+    assert detect_format(labelled.drop(columns=["bar_no"]).columns) == GENERIC  # a prepared catalogue
+
+
 def test_prepare_accepts_its_own_output(survey, tmp_path, capsys):
     path, root, _ = survey
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
