@@ -76,19 +76,73 @@ class CatalogueError(ValueError):
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (optionally compressed) or parquet table, with ids kept as text."""
+    """Read a CSV (optionally compressed) or parquet table, with ids kept as text.
+
+    What is unambiguous is read as meant: comment lines (``#``) before the header are
+    skipped and stray spaces around header names are stripped. What is not gets one
+    :class:`CatalogueError` naming the file and the likely cause: a semicolon-separated
+    file (a spreadsheet's export in many locales), a header that is not unique once
+    stripped, a table that does not parse.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"catalogue not found: {path}")
     suffixes = "".join(path.suffixes).lower()
     try:
         if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
-            return pd.read_parquet(path)
+            return _strip_header(pd.read_parquet(path), path)
         if ".csv" in suffixes or ".txt" in suffixes:
-            return pd.read_csv(path, dtype=_TEXT_COLUMNS | {GZ2_ID_COLUMN: "string"}, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as err:
+            skip = _leading_comment_lines(path)
+            header = pd.read_csv(path, nrows=0, skiprows=skip).columns
+            if len(header) == 1 and ";" in header[0]:
+                raise CatalogueError(
+                    f"{path}: the header has no commas but {header[0].count(';')} semicolons: the file looks "
+                    "semicolon-separated (a spreadsheet export?); save it as comma-separated CSV"
+                )
+            text = {**_TEXT_COLUMNS, GZ2_ID_COLUMN: "string"}
+            dtype = {name: text[name.strip()] for name in header if name.strip() in text}
+            table = _strip_header(pd.read_csv(path, dtype=dtype, low_memory=False, skiprows=skip), path)
+            if len(table.columns):
+                first = table.iloc[:, 0].astype("string").str.lstrip().str.startswith("#").fillna(False)
+                if first.any():
+                    line = skip + 2 + int(np.flatnonzero(first.to_numpy())[0])
+                    raise CatalogueError(
+                        f"{path}: line {line} starts with '#': a comment inside the table; remove it "
+                        "(comment lines are skipped only above the header)"
+                    )
+            return table
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, UnicodeDecodeError) as err:
+        hint = ""
+        if isinstance(err, pd.errors.ParserError) and "Expected" in str(err):
+            hint = " (rows with more fields than the header: a comment line inside the table, or unquoted commas?)"
+        raise CatalogueError(f"{path}: cannot be read as a table: {str(err).strip()}{hint}") from err
+    except CatalogueError:
+        raise
+    except ValueError as err:
         raise CatalogueError(f"{path}: cannot be read as a table: {err}") from err
     raise CatalogueError(f"{path}: unknown catalogue format {suffixes!r}; use .csv or .parquet")
+
+
+def _leading_comment_lines(path: Path) -> int:
+    """How many lines starting with ``#`` (or empty) come before a CSV's header."""
+    import pandas.io.common as pd_io
+
+    with pd_io.get_handle(path, "r", compression="infer", encoding="utf-8", errors="replace") as handles:
+        for n, line in enumerate(handles.handle):
+            if line.strip() and not line.lstrip().startswith("#"):
+                return n
+    return 0
+
+
+def _strip_header(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The table with stray spaces stripped from its column names (refused if that makes two alike)."""
+    names = [str(c).strip() for c in table.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise CatalogueError(f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once")
+    if names != list(table.columns):
+        table.columns = names
+    return table
 
 
 def detect_format(columns: Iterable[str]) -> str:
@@ -99,6 +153,10 @@ def detect_format(columns: Iterable[str]) -> str:
     from .formats import is_zoobot  # the downloaded layouts build on this module
 
     columns = set(columns)
+    if FILE_COLUMN in columns and LABEL_COLUMN in columns and not set(tree.vote_columns()) <= columns:
+        # Labelled, images resolved, part of the vote block: a prepared catalogue (``galaxy-utils
+        # prepare``'s output keeps the task's vote columns) is read by its labels, not as GZD-5.
+        return GENERIC
     if is_zoobot(columns):
         return ZOOBOT
     # Before GZD-5: the GZD-1/2 table shares its total-votes columns.
@@ -755,9 +813,10 @@ def image_candidates(location: str, image_root: Path, part_dirs: Sequence[Path] 
 
     ``png_loc`` says ``dr5/J081/<iauname>.png``; the published archives unpack to
     ``gz_decals_dr5_png_partN/J081/<iauname>.png``. Both are tried, and the bare
-    ``J081/<iauname>.png`` tail and file name; an absolute path is taken as it is.
+    ``J081/<iauname>.png`` tail and file name; an absolute path is taken as it is. Stray
+    spaces around the location are ignored and Windows backslashes read as separators.
     """
-    path = Path(location)
+    path = Path(clean_location(location))
     if path.is_absolute():
         return [path]
     if part_dirs is None:
@@ -766,6 +825,12 @@ def image_candidates(location: str, image_root: Path, part_dirs: Sequence[Path] 
     candidates = [image_root / path, image_root / tail, *(part / tail for part in part_dirs)]
     candidates.append(image_root / path.name)
     return list(dict.fromkeys(candidates))
+
+
+def clean_location(location: str) -> str:
+    """An image location as written by hand or on Windows, made a POSIX path:
+    ``' dr5\\J081\\x.png '`` -> ``'dr5/J081/x.png'``."""
+    return location.strip().replace("\\", "/")
 
 
 def check_image(path: Path, verify: str = "decode") -> str | None:
@@ -809,12 +874,14 @@ def resolve_images(
     part_dirs = sorted(root.glob("gz_decals_dr5_png_part*"))
 
     def locate(location) -> Path | None:
-        if not isinstance(location, str) or not location:
+        if not isinstance(location, str) or not location.strip():
             return None
         return next((c for c in image_candidates(location, root, part_dirs) if c.is_file()), None)
 
     locations = catalogue[column].tolist()
     found = [locate(loc) for loc in locations]
+    if len(found) and all(p is None for p in found):
+        raise CatalogueError(_no_image_found(catalogue, column, root, part_dirs))
     reasons = ["image file missing" if p is None else None for p in found]
     to_check = [i for i, p in enumerate(found) if p is not None]
     if verify != "exists" and to_check:
@@ -831,3 +898,16 @@ def resolve_images(
     with_paths = catalogue.assign(**{FILE_COLUMN: [str(p.resolve()) if p else pd.NA for p in found]})
     with_paths.attrs = dict(catalogue.attrs)
     return _step_result("resolve images", with_paths, keep, reasons_series.fillna(""))
+
+
+def _no_image_found(catalogue: pd.DataFrame, column: str, root: Path, part_dirs: Sequence[Path]) -> str:
+    """The message for a catalogue none of whose images is under ``root``: where it looked
+    and one path it tried (almost always a wrong ``--image-root``)."""
+    given = [loc for loc in catalogue[column] if isinstance(loc, str) and loc.strip()]
+    if not given:
+        return f"no image was found: column {column!r} is empty in all {len(catalogue)} rows"
+    tried = image_candidates(given[0], root, part_dirs)[0]
+    return (
+        f"no image was found for any of the {len(catalogue)} galaxies under the image root {root}: "
+        f"e.g. {column} {given[0]!r} was looked for as {tried} (is --image-root the folder {column} is relative to?)"
+    )

@@ -2,20 +2,64 @@
 
 Subcommands import what they need when they run, so ``galaxy-utils --help`` is instant
 and commands that do not train never import TensorFlow.
+
+Every command checks what it will write before it starts working (an output that is one
+of its inputs, a folder that cannot be written), and a mistake ends in one line on stderr
+(``galaxy-utils <command>: error: ...``, exit status 2), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+
+def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``folder`` if needed and prove it can be written (a real test file, which
+    also works for root and network file systems); a clear ValueError if not."""
+    folder = Path(folder)
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        where = "" if blocking == folder else f" (in {folder})"
+        raise ValueError(f"{option}: {blocking} is a file, not a folder{where}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"{option}: cannot write to the folder {folder} ({err.strerror or err})") from err
+    return folder
+
+
+def writable_file(path: str | os.PathLike, others: dict | None = None, option: str = "--out") -> Path:
+    """Check, before any work, that the file ``path`` can be written and is none of the
+    command's ``others`` files ({option: path}: writing it would destroy one of them)."""
+    path = Path(path)
+    for name, given in (others or {}).items():
+        if given is not None and Path(given).resolve() == path.resolve():
+            raise ValueError(f"{option} {path} is the same file as {name}; it would be overwritten: "
+                             "choose another file name")
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name")
+    writable_folder(path.parent, f"{option} {path}")
+    return path
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from .catalogue import read_catalogue
-    from .labels import FourClassThresholds, ThreeClassThresholds
+    from .labels import FOUR_CLASS, THREE_CLASS, FourClassThresholds, ThreeClassThresholds
     from .prepare import class_counts, prepare_catalogue
 
+    if args.agreement is not None and args.task != THREE_CLASS:
+        raise ValueError(f"--agreement is the {THREE_CLASS} agreement threshold; for {args.task} use --threshold")
+    if args.threshold is not None and args.task != FOUR_CLASS:
+        raise ValueError(f"--threshold is the {FOUR_CLASS} confidence threshold; for {args.task} use --agreement")
+    writable_file(args.out, {"--catalog": args.catalog})
+    if args.removed:
+        writable_file(args.removed, {"--catalog": args.catalog, "--out": args.out}, option="--removed")
     catalogue = read_catalogue(args.catalog, format=args.format)
     _print_catalogue(args.catalog, catalogue)
     thresholds = None
@@ -24,6 +68,7 @@ def _prepare(args: argparse.Namespace) -> int:
     elif args.threshold is not None:
         value = args.threshold
         thresholds = FourClassThresholds(elliptical=value, lenticular=value, spiral=value, irregular=value)
+    catalogue = read_catalogue(args.catalog)
     cleaned, log = prepare_catalogue(
         catalogue,
         args.image_root,
@@ -40,7 +85,6 @@ def _prepare(args: argparse.Namespace) -> int:
     for name, n in class_counts(cleaned, args.task, args.keep_uncertain).items():
         print(f"  {name:<12} {n}")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     cleaned.to_csv(out, index=False)
     if args.removed:
         log.removed().to_csv(args.removed, index=False)
@@ -58,6 +102,7 @@ def _print_catalogue(path: str, catalogue) -> None:
 def _mock(args: argparse.Namespace) -> int:
     from .mock import generate_mock_survey
 
+    writable_folder(args.out)
     paths = generate_mock_survey(args.n, args.seed, Path(args.out), workers=args.workers, progress=not args.quiet,
                                  reuse_from=args.reuse_from)
     print(f"wrote mock survey of {args.n} galaxies (seed {args.seed}) to {args.out}")
@@ -69,7 +114,8 @@ def _mock(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from .download import download_gzd5
 
-    parts = tuple(args.parts.split(","))
+    parts = tuple(part.strip() for part in args.parts.split(","))
+    writable_folder(args.out)
     root = download_gzd5(Path(args.out), parts=parts, progress=not args.quiet)
     print(f"GZD-5 data in {root}")
     return 0
@@ -78,6 +124,10 @@ def _download(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .profiles import VOTE_COUNTS
 
+    out = Path(args.out)
+    if out.resolve() == Path(args.catalog).resolve():
+        raise ValueError(f"--out {out} is the catalogue; give a run folder")
+    writable_folder(out)
     test_ids = None
     if args.test_ids:
         import pandas as pd
@@ -113,6 +163,10 @@ def _predict(args: argparse.Namespace) -> int:
     from .catalogue import read_catalogue
     from .training import predict
 
+    inputs = {"--catalog": args.catalog, "--model": args.model,
+              "the model's run.json": Path(args.model).parent / "run.json"}
+    out = writable_file(args.out, inputs)
+    writable_file(out.with_suffix(".unreadable.csv"), inputs, option="the unreadable-images listing")
     catalogue = read_catalogue(args.catalog, format=args.format)
     _print_catalogue(args.catalog, catalogue)
     table, unreadable = predict(args.model, catalogue, args.image_root, args.out, threshold=args.threshold,
@@ -130,14 +184,19 @@ def _figures(args: argparse.Namespace) -> int:
     from .report import make_figures
 
     s = settings(args.data, args.profile)
+    writable_folder(args.out or s.figures_dir)
     manifest = make_figures(s, Path(args.out) if args.out else None)
     print(f"wrote {len(manifest)} figures and index.json to {args.out or s.figures_dir}")
     return 0
 
 
 def _faithful(args: argparse.Namespace) -> int:
+    from .config import settings
     from .report import make_faithful
 
+    faithful = settings("mock", "faithful", args.seed)
+    for folder in (faithful.root / "data", faithful.runs_dir):
+        writable_folder(folder, "faithful output")
     runs = make_faithful(args.seed)
     print("faithful runs: " + ", ".join(f"{task} in {run_dir}" for task, run_dir in runs.items()))
     return 0
@@ -146,6 +205,7 @@ def _faithful(args: argparse.Namespace) -> int:
 def _slides(args: argparse.Namespace) -> int:
     from .slides import ChromiumError, build_slides
 
+    writable_folder(args.out)
     try:
         paths = build_slides(Path(args.figures), Path(args.out), title=args.title, pdf=not args.no_pdf)
     except ChromiumError as err:
@@ -185,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=sorted(TASKS))
     p.add_argument("--out", required=True, help="CSV to write the cleaned, labelled catalogue to")
     p.add_argument("--min-votes", type=int, default=DEFAULT_MIN_VOTES, help="minimum classifications (GZD-5)")
-    p.add_argument("--threshold", type=float, help="four-class confidence threshold for every class")
-    p.add_argument("--agreement", type=float, help="three-class agreement threshold (default 0.9)")
+    p.add_argument("--threshold", type=float, help="four-class only: confidence threshold for every class (0.6)")
+    p.add_argument("--agreement", type=float, help="three-class only: agreement threshold (default 0.9)")
     p.add_argument("--keep-uncertain", action="store_true", help="keep 'uncertain' as an extra class")
     p.add_argument("--use-model-predictions", action="store_true",
                    help="label from gz_decals_auto_posteriors (a model's predictions, not volunteer votes)")
@@ -233,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", help="preprocessed-image cache (default: beside the run folder)")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, tensorflow=True)
 
     p = sub.add_parser("predict", help="classify a catalogue's galaxies with a trained model")
     p.add_argument("--model", required=True, help="model.keras inside a training run folder")
@@ -244,17 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.6, help="max-probability threshold (default 0.6)")
     p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")
     p.add_argument("--cache-dir")
-    p.set_defaults(func=_predict)
+    p.set_defaults(func=_predict, tensorflow=True)
 
     p = sub.add_parser("figures", help="redraw every report figure from saved runs (no retraining)")
     p.add_argument("--data", choices=("mock", "real"), help="default: $GALAXY_CNN_DATA or mock")
     p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or fast")
     p.add_argument("--out", help="folder (default: figures/)")
-    p.set_defaults(func=_figures)
+    p.set_defaults(func=_figures, tensorflow=True)
 
     p = sub.add_parser("faithful", help="make (or resume) every faithful run of results/ on the mock surveys: hours")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_faithful)
+    p.set_defaults(func=_faithful, tensorflow=True)
 
     p = sub.add_parser("slides", help="build the slides (HTML deck and PDF) from figures/index.json")
     p.add_argument("--figures", default="figures", help="folder with the figures and index.json")
@@ -265,17 +325,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_tensorflow() -> None:
+    """Import TensorFlow without its startup chatter (oneDNN and absl notices on stderr).
+
+    TensorFlow 2.21 prints them from C++ while it is imported, before ``TF_CPP_MIN_LOG_LEVEL``
+    or absl's own settings apply, so stderr's file descriptor is pointed at the null device
+    for the import alone. Python warnings and exceptions are shown as usual.
+    """
+    _quiet_tensorflow_logs()
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    tf.get_logger().setLevel("ERROR")
+    try:
+        from absl import logging as absl_logging
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _quiet_tensorflow_logs() -> None:
+    """Raise TensorFlow's C++ log threshold to 3 (the package sets 2 on import) unless the
+    user asked for more (0 or 1): on CPUs without AVX-512 TensorFlow logs a oneDNN fallback
+    notice *as an error* whenever it decodes images; errors that matter reach Python as
+    exceptions, which :func:`main` prints."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "2":
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+
+def error_message(err: BaseException) -> str:
+    """One line for an expected error: an OSError as 'file: reason', a KeyError's key."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror}"
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .catalogue import CatalogueError
     from .download import DownloadError
 
+    _quiet_tensorflow_logs()
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "tensorflow", False):
+            quiet_tensorflow()
         return args.func(args)
-    except (CatalogueError, DownloadError, FileNotFoundError, KeyError, ValueError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"galaxy-utils {args.command}: error: {message}", file=sys.stderr)
+    except (CatalogueError, DownloadError, OSError, KeyError, ValueError) as err:
+        print(f"galaxy-utils {args.command}: error: {error_message(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"galaxy-utils {args.command}: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

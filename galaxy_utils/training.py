@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import labels as labels_module
-from .catalogue import GALAXY10, LABEL_COLUMN, id_column, read_catalogue
+from .catalogue import GALAXY10, LABEL_COLUMN, CatalogueError, id_column, read_catalogue
 from .evaluation import classification_metrics, prediction_table
 from .prepare import prepare_catalogue
 from .profiles import Profile
@@ -169,6 +169,19 @@ def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
     stratify = catalogue[LABEL_COLUMN] if counts.min() >= 2 else None
     kept, _ = train_test_split(catalogue, train_size=n, random_state=seed, stratify=stratify)
     return kept.sort_index()
+
+
+def require_every_class(catalogue: pd.DataFrame, class_names, where: str) -> None:
+    """Refuse to train when a class has no galaxies: the model could never predict it, and
+    scores on the classes left would read as if it could (accuracy 1.000 on one class)."""
+    counts = catalogue[LABEL_COLUMN].value_counts().reindex(class_names, fill_value=0)
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        found = ", ".join(f"{name} {n}" for name, n in counts.items())
+        raise CatalogueError(
+            f"no galaxies of class {', '.join(empty)} in {where} (galaxies per class: {found}); "
+            "every class needs galaxies to train on: use a larger catalogue or check its labels"
+        )
 
 
 def open_run(out: Path, fingerprint: dict) -> dict | None:
@@ -340,8 +353,10 @@ def train(
     class_names = labels_module.class_names(task, keep_uncertain)
     catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
+    require_every_class(prepared, class_names, f"{catalog} after preparing it for {task}")
     prepared = _subsample(prepared, prof.max_galaxies, seed)
     splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed, test_ids=test_ids)
+    require_every_class(splits["train"], class_names, "the training split")
     (out / "splits").mkdir(exist_ok=True)
     for name, frame in splits.items():
         write_run_table(frame, out / "splits" / f"{name}.csv")
@@ -413,6 +428,26 @@ def environment_for_cpu_devices(n: int) -> None:
 
 
 
+def load_model(path: str | Path):
+    """A saved Keras model; a missing file or one Keras cannot read (truncated, not a
+    ``.keras`` archive) is one clear error naming the file."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model not found: {path}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises ValueError, OSError, BadZipFile, KeyError... for a broken file
+        # Keras words a damaged archive as "File not found"; say what is actually wrong.
+        import zipfile
+
+        why = "not a zip archive: truncated, or not a .keras file" if not zipfile.is_zipfile(path) else (
+            f"{type(err).__name__} while loading it"
+        )
+        raise ValueError(f"{path} is not a readable Keras model ({why}); was it copied completely?") from err
+
+
 def predict(
     model_path: str | Path,
     catalog: str | Path | pd.DataFrame,
@@ -433,12 +468,12 @@ def predict(
     reported (returned, and written to ``<out>.unreadable.csv``), not fatal. ``tta``
     averages over the eight dihedral variants of each image. ``catalog_format`` overrides the
     detected format of a catalogue file; Galaxy10 images are written to PNGs under
-    ``image_root`` first.
+    ``image_root`` first. A catalogue without an id
+    column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
+    0-based row numbers, so every prediction can be traced back to its row.
     """
-    import keras
-
     from .augmentation import predict_dihedral_tta
-    from .catalogue import resolve_images
+    from .catalogue import FILE_COLUMN, resolve_images
     from .dataset import make_dataset
     from .images import ImageSpec
 
@@ -446,17 +481,20 @@ def predict(
     run = read_run(model_path.parent)
     spec = ImageSpec(**run["image_spec"])
     class_names = run["classes"]
+    model = load_model(model_path)  # before any work: a broken model is found at once
     catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog, format=catalog_format)
     if catalogue.attrs.get("format") == GALAXY10:
         from .formats import extract_galaxy10_images
 
         catalogue = extract_galaxy10_images(catalogue, image_root).catalogue
+    if id_column(catalogue) == FILE_COLUMN:  # file_loc is about to be rewritten: not an id
+        catalogue = catalogue.copy()
+        catalogue.insert(0, "id", pd.Series(range(len(catalogue)), index=catalogue.index).astype("string"))
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
     skipped: list[dict] = []
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
-    model = keras.models.load_model(model_path)
     with _known_keras_warnings():
         probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
     ids = id_column(frame)

@@ -25,8 +25,8 @@ from galaxy_utils.download import (
     HTTPStatusError,
     TruncatedDownloadError,
     download_gzd5,
+    gzd5_pooch,
     image_root,
-    record_checksums,
 )
 
 CSV = "gz_decals_volunteers_5.csv"
@@ -312,56 +312,83 @@ def test_progress_bar_runs(tmp_path, server, registry):
     assert (image_root(out) / _member(GALAXIES[0])).is_file()
 
 
-def test_default_registry_names_the_record_files():
-    assert set(dl.REGISTRY) == {
+def test_the_record_files_and_parts():
+    assert set(dl.FILES) == {
         "gz_decals_volunteers_5.csv", "gz_decals_volunteers_1_and_2.csv",
         "gz_decals_auto_posteriors.csv",
         *(f"gz_decals_dr5_png_part{i}.zip" for i in range(1, 5)),
     }
-    assert {e.name for e in dl._select(dl.REGISTRY, dl.DEFAULT_PARTS)} == {
+    assert dl._select(dl.DEFAULT_PARTS) == [
         "gz_decals_volunteers_5.csv", *(f"gz_decals_dr5_png_part{i}.zip" for i in range(1, 5))
-    }
-    assert dl.ZENODO_FILE_URL.format(record=dl.ZENODO_RECORD, name=CSV) == (
-        "https://zenodo.org/records/4573248/files/gz_decals_volunteers_5.csv?download=1"
-    )
+    ]
+    assert dl._select("gz_decals_auto_posteriors.csv") == ["gz_decals_auto_posteriors.csv"]
+    assert dl._select("images", {CSV: None, ZIP: None}) == [ZIP]  # a mirror's registry: only its files
 
 
-@pytest.mark.parametrize("style", ["new", "legacy"])
-def test_record_checksums_parses_zenodo_api(server, style):
-    if style == "new":
-        files = [{"key": CSV, "checksum": "md5:" + "a" * 32, "size": 1}]
-    else:
-        files = [{"filename": CSV, "checksum": "b" * 32}]
-    server.api_json = {"id": 4573248, "files": files}
-    got = record_checksums(f"{server.url}/api/records/4573248")
-    assert got == {CSV: "md5:" + ("a" if style == "new" else "b") * 32}
+# -- the DOI path: pooch's own Zenodo support, with doi.org and the Zenodo API served locally
 
 
-def test_zenodo_download_takes_hashes_from_the_record(tmp_path, server, payload, monkeypatch):
-    # Point the "Zenodo" constants at the local server; the registry has no hashes.
-    files_url = server.url + "/records/{record}/files/{name}?download=1"
-    monkeypatch.setattr(dl, "ZENODO_FILE_URL", files_url)
-    monkeypatch.setattr(dl, "ZENODO_API_URL", server.url + "/api/records/4573248")
-    monkeypatch.setattr(dl, "REGISTRY", {CSV: dl.RemoteFile(CSV, "catalogue")})
-    server.api_json = {"files": [{"key": CSV, "checksum": "md5:" + "0" * 32}]}
-    with pytest.raises(HashMismatchError):
+@pytest.fixture
+def zenodo(server, monkeypatch):
+    """doi.org resolves the DOI to the record (no request); pooch's ZenodoRepository asks the
+    local server for the record's JSON. Returns a function that sets that JSON."""
+    import pooch
+
+    monkeypatch.setattr(pooch.downloaders, "doi_to_url", lambda doi, **kwargs: "https://zenodo.org/records/4573248")
+    monkeypatch.setattr(pooch.downloaders.ZenodoRepository, "base_api_url", server.url + "/api/records")
+
+    def record(checksums: dict[str, str], style: str = "legacy") -> None:
+        if style == "legacy":  # pre-2023 API: 'key', 'checksum' with its algorithm, a download link
+            files = [{"key": name, "checksum": f"md5:{md5}",
+                      "links": {"self": f"{server.url}/records/4573248/files/{name}"}}
+                     for name, md5 in checksums.items()]
+        else:  # InvenioRDM API: 'filename', a bare md5; files served by zenodo.org itself
+            files = [{"filename": name, "checksum": md5} for name, md5 in checksums.items()]
+        server.api_json = {"id": 4573248, "files": files}
+
+    return record
+
+
+def test_doi_gives_the_registry_and_urls_through_pooch(tmp_path, zenodo, server):
+    zenodo({CSV: "a" * 32, ZIP: "b" * 32}, style="new")
+    gzd5 = gzd5_pooch(tmp_path)
+    assert gzd5.registry == {CSV: "md5:" + "a" * 32, ZIP: "md5:" + "b" * 32}
+    assert gzd5.get_url(CSV) == f"https://zenodo.org/records/4573248/files/{CSV}?download=1"
+    assert [p for p, _ in server.requests] == ["/api/records/4573248"]
+
+
+def test_doi_download_is_verified_against_the_record(tmp_path, zenodo, server, payload):
+    zenodo({CSV: "0" * 32})
+    with pytest.raises(HashMismatchError) as info:
         download_gzd5(tmp_path / "bad", parts="catalogue", progress=False)
-    server.api_json = {"files": [{"key": CSV, "checksum": f"md5:{_md5(payload[CSV])}"}]}
-    out = download_gzd5(tmp_path / "good", parts="catalogue", progress=False)
+    assert info.value.actual == f"md5:{_md5(payload[CSV])}" and not (tmp_path / "bad" / CSV).exists()
+    zenodo({CSV: _md5(payload[CSV]), ZIP: _md5(payload[ZIP])})
+    out = download_gzd5(tmp_path / "good", parts=[CSV, ZIP], progress=False)
     assert (out / CSV).read_bytes() == payload[CSV]
+    assert (image_root(out) / _member(GALAXIES[0])).read_bytes() == _png(0)
     assert ("/records/4573248/files/" + CSV) in [p for p, _ in server.file_requests()]
+    server.requests.clear()
+    download_gzd5(out, parts=[CSV, ZIP], progress=False)
+    assert server.requests == []  # done: not even the record is asked again
 
 
-def test_unreachable_record_api_falls_back_to_printing(tmp_path, server, payload, monkeypatch,
-                                                       capsys):
-    files_url = server.url + "/records/{record}/files/{name}?download=1"
-    monkeypatch.setattr(dl, "ZENODO_FILE_URL", files_url)
-    monkeypatch.setattr(dl, "ZENODO_API_URL", server.url + "/api/records/4573248")  # 404 here
-    monkeypatch.setattr(dl, "REGISTRY", {CSV: dl.RemoteFile(CSV, "catalogue")})
-    with pytest.warns(UserWarning, match="could not read checksums"):
-        out = download_gzd5(tmp_path, parts="catalogue", progress=False)
-    assert (out / CSV).read_bytes() == payload[CSV]
-    assert f"md5:{_md5(payload[CSV])}" in capsys.readouterr().out
+def test_a_file_the_record_lacks_is_named(tmp_path, zenodo):
+    zenodo({ZIP: "0" * 32})
+    with pytest.raises(DownloadError, match=f"not files of the record: {CSV}"):
+        download_gzd5(tmp_path, parts=["catalogue", ZIP], progress=False)
+    assert not (tmp_path / "archives").exists()  # nothing fetched before the check
+
+
+def test_an_unresolvable_doi_is_a_download_error(tmp_path, monkeypatch):
+    import pooch
+    import requests
+
+    def offline(doi, **kwargs):
+        raise requests.ConnectionError("no network")
+
+    monkeypatch.setattr(pooch.downloaders, "doi_to_url", offline)
+    with pytest.raises(DownloadError, match="could not read the file list and checksums of doi:10.5281/zenodo.4573248"):
+        download_gzd5(tmp_path, parts="catalogue", progress=False)
 
 
 def test_unreachable_server_is_a_download_error(tmp_path, server, registry):

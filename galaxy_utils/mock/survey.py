@@ -17,13 +17,20 @@ a ``2n``-galaxy survey are the ``n``-galaxy survey, images included (truths, vot
 image seeds are drawn in galaxy order). So a larger survey can link the images a smaller
 one already drew (``reuse_from``) instead of drawing them again, and a finished survey
 records its size and seed in a ``.complete`` marker that says which surveys it can serve.
+
+Every file is written under a temporary name unique to its process (``.<name>.<pid>.<random>.partial``)
+and renamed into place, and a run holds an exclusive lock on its folder: a second run into
+the same folder is refused at once rather than racing the first; ``.partial`` files left by
+a killed run are removed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +77,28 @@ def is_valid_image(path: Path) -> bool:
     return True
 
 
+def partial_name(path: Path) -> Path:
+    """A temporary name beside ``path`` that no other process or call uses."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial")
+
+
+@contextlib.contextmanager
+def _written_atomically(path: Path):
+    """Yield a temporary path beside ``path``; rename it into place if the block succeeds,
+    else delete it."""
+    partial = partial_name(path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def write_png(array: np.ndarray, path: Path) -> None:
     """Write atomically with fixed options (Pillow adds no timestamp), so reruns match."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(array).save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
-    os.replace(partial, path)
+    with _written_atomically(path) as partial:
+        Image.fromarray(array).save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
 
 
 def _ensure_image(task: tuple[GalaxyTruth, int, str]) -> bool:
@@ -126,9 +149,32 @@ def _link_existing_images(locations, image_root: Path, seed: int, reuse_from) ->
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    table.to_csv(partial, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
-    os.replace(partial, path)
+    with _written_atomically(path) as partial:
+        table.to_csv(partial, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: Path):
+    """Hold an exclusive lock on ``folder`` (flock on the folder itself, so no lock file is
+    left behind); a second holder gets a ValueError naming the folder. Where the system
+    has no ``fcntl`` (Windows), nothing is locked and the unique temporary names still
+    keep two runs from writing into each other's files."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"another mock run is writing to {folder}; wait for it to finish, or choose another --out"
+            ) from None
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def survey_seeds(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.ndarray]:
@@ -152,6 +198,14 @@ def generate_mock_survey(
         raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with exclusive_folder(out):
+        for stale in out.rglob("*.partial"):  # left by a killed run; nobody else writes here now
+            stale.unlink(missing_ok=True)
+        return _generate(n, seed, out, workers, progress, reuse_from)
+
+
+def _generate(n: int, seed: int, out: Path, workers: int | None, progress: bool, reuse_from) -> MockSurveyPaths:
+    """:func:`generate_mock_survey` once it holds the folder."""
     (out / COMPLETE_MARKER).unlink(missing_ok=True)  # until every file below is there
     truth_rng, vote_rng, image_seeds = survey_seeds(seed, n)
     truths = sample_truths(n, truth_rng)
