@@ -38,8 +38,8 @@ from decode import (  # noqa: E402
     source_tag,
 )
 
-from galaxy_utils.dataset import catalogue_images, label_indices, make_dataset  # noqa: E402
-from galaxy_utils.images import preprocess_catalogue  # noqa: E402
+from galaxy_utils.images.decode import preprocess_catalogue  # noqa: E402
+from galaxy_utils.learn.dataset import catalogue_images, label_indices, make_dataset  # noqa: E402
 
 
 def linked_catalogue(base, rows: int, folder: Path):
@@ -100,7 +100,7 @@ def main() -> None:
     # unreadable images makes the length unknown); nothing is wrong.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
 
-    from galaxy_utils.augmentation import random_augmentation
+    from galaxy_utils.images.augmentation import random_augmentation
 
     spec = THREE_CLASS_SPEC
     catalogue = linked_catalogue(bench_catalogue(args.base_images, args), args.rows,

@@ -40,9 +40,9 @@ from decode import (  # noqa: E402
     source_tag,
 )
 
-from galaxy_utils.augmentation import balance_by_dihedral  # noqa: E402
-from galaxy_utils.catalogue import resolve_images  # noqa: E402
-from galaxy_utils.dataset import make_dataset, split_catalogue  # noqa: E402
+from galaxy_utils.data.catalogue import resolve_images  # noqa: E402
+from galaxy_utils.images.augmentation import balance_by_dihedral  # noqa: E402
+from galaxy_utils.learn.dataset import make_dataset, split_catalogue  # noqa: E402
 
 SCALE_DIR = BENCH_DIR / "scale"
 # Imbalanced like GZD-5's classes, so balancing has copies to make.

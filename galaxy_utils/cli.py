@@ -1,7 +1,8 @@
 """``galaxy-utils``: the project's command line.
 
-Subcommands import what they need when they run, so ``galaxy-utils --help`` is instant
-and commands that do not train never import TensorFlow.
+The modules that import TensorFlow when imported (vote counts, the report) are imported by
+the subcommands that need them, when they run, so ``galaxy-utils --help`` and the commands
+that do not train never import TensorFlow; everything else is imported here.
 
 Every command checks what it will write before it starts working (an output that is one
 of its inputs, a folder that cannot be written), and a mistake ends in one line on stderr
@@ -15,6 +16,19 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+
+import pandas as pd
+
+from galaxy_utils.config import settings
+from galaxy_utils.data.catalogue import DEFAULT_MIN_VOTES, FORMATS, VERIFY_MODES, CatalogueError, id_column
+from galaxy_utils.data.download import DownloadError, download_gzd5
+from galaxy_utils.data.labels import FOUR_CLASS, TASKS, THREE_CLASS, FourClassThresholds, ThreeClassThresholds
+from galaxy_utils.data.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
+from galaxy_utils.learn.profiles import VOTE_COUNTS, profile_names
+from galaxy_utils.learn.training import STRATEGIES, predict, train
+from galaxy_utils.mock import generate_mock_survey
+from galaxy_utils.report.slides import ChromiumError, build_slides
 
 
 def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
@@ -49,10 +63,6 @@ def writable_file(path: str | os.PathLike, others: dict | None = None, option: s
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from .catalogue import read_catalogue
-    from .labels import FOUR_CLASS, THREE_CLASS, FourClassThresholds, ThreeClassThresholds
-    from .prepare import class_counts, prepare_catalogue
-
     if args.agreement is not None and args.task != THREE_CLASS:
         raise ValueError(f"--agreement is the {THREE_CLASS} agreement threshold; for {args.task} use --threshold")
     if args.threshold is not None and args.task != FOUR_CLASS:
@@ -100,8 +110,6 @@ def _print_catalogue(path: str, catalogue) -> None:
 
 
 def _mock(args: argparse.Namespace) -> int:
-    from .mock import generate_mock_survey
-
     writable_folder(args.out)
     paths = generate_mock_survey(args.n, args.seed, Path(args.out), workers=args.workers, progress=not args.quiet,
                                  reuse_from=args.reuse_from)
@@ -112,8 +120,6 @@ def _mock(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .download import download_gzd5
-
     parts = tuple(part.strip() for part in args.parts.split(","))
     writable_folder(args.out)
     root = download_gzd5(Path(args.out), parts=parts, progress=not args.quiet)
@@ -122,30 +128,23 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .profiles import VOTE_COUNTS
-
     out = Path(args.out)
     if out.resolve() == Path(args.catalog).resolve():
         raise ValueError(f"--out {out} is the catalogue; give a run folder")
     writable_folder(out)
     test_ids = None
     if args.test_ids:
-        import pandas as pd
-
-        from .catalogue import id_column
 
         tables = [pd.read_csv(path, dtype=str) for path in args.test_ids]
         test_ids = sorted({galaxy for table in tables for galaxy in table[id_column(table)]})
     if args.task == VOTE_COUNTS:
-        from .votes import format_metrics, train_vote_counts
+        from galaxy_utils.learn.votes import format_metrics, train_vote_counts  # delays TensorFlow
 
         metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
                                     strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2,
                                     held_out_ids=test_ids, catalog_format=args.format)
         print(format_metrics(metrics))
         return 0
-    from .training import train
-
     metrics = train(
         args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
         keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
@@ -160,9 +159,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .catalogue import read_catalogue
-    from .training import predict
-
     inputs = {"--catalog": args.catalog, "--model": args.model,
               "the model's run.json": Path(args.model).parent / "run.json"}
     out = writable_file(args.out, inputs)
@@ -180,8 +176,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .config import settings
-    from .report import make_figures
+    from galaxy_utils.report.notebook import make_figures  # delays TensorFlow
 
     s = settings(args.data, args.profile)
     writable_folder(args.out or s.figures_dir)
@@ -191,8 +186,7 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _faithful(args: argparse.Namespace) -> int:
-    from .config import settings
-    from .report import make_faithful
+    from galaxy_utils.report.notebook import make_faithful  # delays TensorFlow
 
     faithful = settings("mock", "faithful", args.seed)
     for folder in (faithful.root / "data", faithful.runs_dir):
@@ -203,8 +197,6 @@ def _faithful(args: argparse.Namespace) -> int:
 
 
 def _slides(args: argparse.Namespace) -> int:
-    from .slides import ChromiumError, build_slides
-
     writable_folder(args.out)
     try:
         paths = build_slides(Path(args.figures), Path(args.out), title=args.title, pdf=not args.no_pdf)
@@ -216,8 +208,6 @@ def _slides(args: argparse.Namespace) -> int:
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
-    from .catalogue import FORMATS
-
     parser.add_argument(
         "--format", choices=FORMATS,
         help="the catalogue's format, when the detected one (printed by prepare) is wrong",
@@ -225,11 +215,6 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .catalogue import DEFAULT_MIN_VOTES, VERIFY_MODES
-    from .labels import TASKS
-    from .profiles import VOTE_COUNTS, profile_names
-    from .training import STRATEGIES
-
     parser = argparse.ArgumentParser(
         prog="galaxy-utils", description="Galaxy Zoo morphology with CNNs: data, training, results."
     )
@@ -371,9 +356,6 @@ def error_message(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .catalogue import CatalogueError
-    from .download import DownloadError
-
     _quiet_tensorflow_logs()
     args = build_parser().parse_args(argv)
     try:

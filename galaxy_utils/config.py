@@ -12,19 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from galaxy_utils.data.files import CATALOGUE_NAME, project_root
+from galaxy_utils.learn.profiles import profile_names
+from galaxy_utils.mock import DEFAULT_MOCK_SEED, MOCK_SURVEYS, generate_mock_survey
+from galaxy_utils.mock.survey import read_complete_marker
+
 DATA_CHOICES = ("mock", "real")
-CATALOGUE_NAME = "gz_decals_volunteers_5.csv"
-TRUTH_NAME = "truth.csv"  # a mock survey's ground truth, beside its catalogue
-
-
-def project_root() -> Path:
-    """The repository root: the folder with pyproject.toml above this package (or the
-    current directory's nearest such folder, for an installed copy)."""
-    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
-        for folder in (start, *start.parents):
-            if (folder / "pyproject.toml").is_file() and (folder / "galaxy_utils").is_dir():
-                return folder
-    return Path.cwd().resolve()
 
 
 @dataclass(frozen=True)
@@ -34,7 +27,7 @@ class Settings:
     Attributes:
         data: ``'mock'`` (the embedded default, generated on first use) or ``'real'``
             (GZD-5 as ``galaxy-utils download`` lays it out in ``data/gzd5``).
-        profile: a profile name of :mod:`galaxy_utils.profiles`.
+        profile: a profile name of :mod:`galaxy_utils.learn.profiles`.
         seed: the one seed of the run.
         root: the project root.
     """
@@ -82,8 +75,6 @@ class Settings:
 def settings(data: str | None = None, profile: str | None = None, seed: int | None = None) -> Settings:
     """Settings from arguments, else ``GALAXY_CNN_DATA`` / ``GALAXY_CNN_PROFILE`` /
     ``GALAXY_CNN_SEED``, else mock / fast / 0."""
-    from .profiles import profile_names
-
     data = data or os.environ.get("GALAXY_CNN_DATA", "mock")
     profile = profile or os.environ.get("GALAXY_CNN_PROFILE", "fast")
     seed = int(seed if seed is not None else os.environ.get("GALAXY_CNN_SEED", 0))
@@ -96,8 +87,6 @@ def settings(data: str | None = None, profile: str | None = None, seed: int | No
 
 def mock_survey_name(folder: str | Path) -> str | None:
     """The name in :data:`galaxy_utils.mock.MOCK_SURVEYS` of a data folder (or a file in it), else None."""
-    from .mock import MOCK_SURVEYS
-
     path = Path(folder)
     for candidate in (path, path.parent):
         if candidate.name in MOCK_SURVEYS and candidate.parent.name == "data":
@@ -110,9 +99,6 @@ def ensure_mock(name: str, *, root: Path | None = None, progress: bool = False) 
     ``data/``: generate it if missing, resume it if interrupted, regenerate it if its size
     or seed changed, linking the images the other finished mock surveys already drew.
     Returns its catalogue."""
-    from .mock import DEFAULT_MOCK_SEED, MOCK_SURVEYS, generate_mock_survey
-    from .mock.survey import read_complete_marker
-
     if name not in MOCK_SURVEYS:
         raise ValueError(f"no mock survey called {name!r}; choose one of {', '.join(MOCK_SURVEYS)}")
     data = (root or project_root()) / "data"

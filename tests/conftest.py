@@ -13,8 +13,8 @@ from PIL import Image
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from galaxy_utils import tree  # noqa: E402
-from galaxy_utils.catalogue import build_gzd5_table, png_loc_for  # noqa: E402
+from galaxy_utils.data import tree  # noqa: E402
+from galaxy_utils.data.catalogue import build_gzd5_table, png_loc_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

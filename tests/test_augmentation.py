@@ -8,7 +8,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from galaxy_utils.augmentation import (  # noqa: E402
+from galaxy_utils.data.catalogue import CatalogueError  # noqa: E402
+from galaxy_utils.images.augmentation import (  # noqa: E402
     N_VARIANTS,
     balance_by_dihedral,
     dihedral,
@@ -17,7 +18,6 @@ from galaxy_utils.augmentation import (  # noqa: E402
     predict_dihedral_tta,
     random_augmentation,
 )
-from galaxy_utils.catalogue import CatalogueError  # noqa: E402
 
 
 def asymmetric_image(size: int = 5, channels: int = 2) -> np.ndarray:

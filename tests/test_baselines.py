@@ -1,6 +1,6 @@
 import numpy as np
 
-from galaxy_utils.baselines import fit_pixel_baseline, pixel_features, predict_pixel_baseline
+from galaxy_utils.learn.baselines import fit_pixel_baseline, pixel_features, predict_pixel_baseline
 
 
 def blobs(n, rng, elongated):

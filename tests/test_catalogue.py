@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from conftest import ZOO, galaxy, make_catalogue, write_corrupt_png, write_png
 
-from galaxy_utils import tree
-from galaxy_utils.catalogue import (
+from galaxy_utils.data import tree
+from galaxy_utils.data.catalogue import (
     EMPTY_DEBIASED_RULE,
     TOTAL_LARGER_RULE,
     ZERO_UNASKED_RULE,
@@ -14,10 +14,10 @@ from galaxy_utils.catalogue import (
     filter_by_total_votes,
     find_quirks,
     keep_label_columns,
-    read_catalogue,
     resolve_images,
     validate_gzd5,
 )
+from galaxy_utils.data.read import read_catalogue
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -17,8 +17,9 @@ import pytest
 from conftest import ROOT, ZOO, make_catalogue, write_png
 
 from galaxy_utils import cli
-from galaxy_utils.catalogue import CatalogueError, image_candidates, read_catalogue, read_table
 from galaxy_utils.cli import main
+from galaxy_utils.data.catalogue import CatalogueError, image_candidates, read_table
+from galaxy_utils.data.read import read_catalogue
 from galaxy_utils.mock import survey as mock_survey
 
 CLASSES = ["spiral", "round", "edge-on"]
@@ -63,7 +64,7 @@ def model_run(tmp_path) -> Path:
     """A run folder with an (untrained) three-class model and the run.json predict reads."""
     import keras
 
-    from galaxy_utils.images import ImageSpec
+    from galaxy_utils.images.decode import ImageSpec
 
     spec = ImageSpec(8, 1.0, True)
     model = keras.Sequential([keras.Input(spec.shape), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")])
@@ -127,7 +128,7 @@ def test_an_unwritable_out_folder_fails_before_any_work(survey, tmp_path, capsys
 
     monkeypatch.setattr(cli.tempfile, "TemporaryFile", refuse)
     read = []
-    monkeypatch.setattr("galaxy_utils.catalogue.read_table", lambda *a: read.append(a))
+    monkeypatch.setattr("galaxy_utils.data.catalogue.read_table", lambda *a: read.append(a))
     assert prepare(path, root, tmp_path / "ro" / "o.csv") == 2
     line = one_error_line(capsys)
     assert "cannot write to the folder" in line and "Permission denied" in line and str(tmp_path / "ro") in line
@@ -233,7 +234,7 @@ def test_header_names_equal_once_stripped_are_refused(tmp_path):
 
 
 def test_a_labelled_table_with_every_vote_column_is_still_gzd5(survey):
-    from galaxy_utils.catalogue import GENERIC, GZD5, detect_format
+    from galaxy_utils.data.catalogue import GENERIC, GZD5, detect_format
 
     _, _, catalogue = survey
     labelled = catalogue.assign(file_loc="x.png", label="spiral")
@@ -348,7 +349,7 @@ def test_two_mock_runs_into_one_folder(tmp_path, capsys):
 
 def test_temporary_names_are_unique_per_call_and_process(tmp_path):
     target = tmp_path / "x.png"
-    first, second = mock_survey.partial_name(target), mock_survey.partial_name(target)
+    first, second = partial_name(target), partial_name(target)
     assert first != second and first.parent == tmp_path
     assert f".{os.getpid()}." in first.name and first.name.endswith(".partial")
 

@@ -10,16 +10,16 @@ import pytest  # noqa: E402
 from conftest import write_corrupt_png  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from galaxy_utils.augmentation import balance_by_dihedral, dihedral  # noqa: E402
-from galaxy_utils.catalogue import CatalogueError  # noqa: E402
-from galaxy_utils.dataset import (  # noqa: E402
+from galaxy_utils.data.catalogue import CatalogueError  # noqa: E402
+from galaxy_utils.images.augmentation import balance_by_dihedral, dihedral  # noqa: E402
+from galaxy_utils.images.decode import ImageSpec, load_image  # noqa: E402
+from galaxy_utils.learn.dataset import (  # noqa: E402
     balanced_train_test,
     catalogue_images,
     label_indices,
     make_dataset,
     split_catalogue,
 )
-from galaxy_utils.images import ImageSpec, load_image  # noqa: E402
 
 CLASSES = ["round", "edge-on", "spiral"]
 

@@ -1,4 +1,4 @@
-"""galaxy_utils.download against a local HTTP server (127.0.0.1, ephemeral port; no internet).
+"""galaxy_utils.data.download against a local HTTP server (127.0.0.1, ephemeral port; no internet).
 
 The server is a ThreadingHTTPServer with its own Range support (206 / 416), and switches
 to misbehave per file: truncate a body (send fewer bytes than Content-Length, then close),
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from galaxy_utils import download as dl
-from galaxy_utils.download import (
+from galaxy_utils.data import download as dl
+from galaxy_utils.data.download import (
     DownloadError,
     HashMismatchError,
     HTTPStatusError,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from galaxy_utils.evaluation import (
+from galaxy_utils.learn.evaluation import (
     classification_metrics,
     coverage_curve,
     expected_calibration_error,

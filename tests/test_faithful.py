@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from galaxy_utils import config, mock, profiles, report
+from galaxy_utils import config, mock
 from galaxy_utils.cli import main
+from galaxy_utils.learn import profiles
+from galaxy_utils.report import notebook as report
 
 pytestmark = pytest.mark.slow
 

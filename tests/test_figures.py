@@ -4,7 +4,7 @@ import json
 
 from conftest import ROOT
 
-from galaxy_utils.report import report_figures
+from galaxy_utils.report.notebook import report_figures
 
 
 def test_figure_list_and_files_agree():

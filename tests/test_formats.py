@@ -11,12 +11,13 @@ import pytest
 from conftest import ROOT, ZOO, galaxy, make_catalogue, write_png
 from PIL import Image
 
-from galaxy_utils import formats, labels, tree
-from galaxy_utils.catalogue import CatalogueError, read_catalogue, resolve_images
 from galaxy_utils.cli import build_parser, main
-from galaxy_utils.labels import assign_labels, soft_targets
-from galaxy_utils.prepare import class_counts, prepare_catalogue
-from galaxy_utils.training import file_sha1
+from galaxy_utils.data import formats, labels, tree
+from galaxy_utils.data.catalogue import CatalogueError, resolve_images
+from galaxy_utils.data.files import file_sha1
+from galaxy_utils.data.labels import assign_labels, soft_targets
+from galaxy_utils.data.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
 
 REAL_GZ2 = ROOT / "tests" / "data" / "real" / "gz2_kaggle"
 
@@ -404,7 +405,7 @@ def test_real_gz2_kaggle_rows_are_read_labelled_and_their_images_decode():
 
 @pytest.mark.slow
 def test_train_and_predict_on_galaxy10_and_class_folders(tmp_path, monkeypatch, capsys):
-    from galaxy_utils import profiles
+    from galaxy_utils.learn import profiles
 
     tiny = profiles.Profile(
         name="tiny", task="three-class", image_size=16, crop_fraction=1.0, greyscale=True, split="fraction",
@@ -433,13 +434,13 @@ def test_train_and_predict_on_galaxy10_and_class_folders(tmp_path, monkeypatch, 
 
 
 def read_run_format(run) -> str:
-    from galaxy_utils.training import read_run
+    from galaxy_utils.learn.training import read_run
 
     return read_run(run)["catalog_format"]
 
 
 def test_vote_count_preparation_reads_a_zoobot_table_and_refuses_the_rest(zoo_twice, tmp_path):
-    from galaxy_utils.votes import prepare_vote_catalogue
+    from galaxy_utils.learn.votes import prepare_vote_catalogue
 
     path = tmp_path / "zoobot.csv"
     table = zoobot_table(zoo_twice)

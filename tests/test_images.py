@@ -8,8 +8,8 @@ import pytest
 from conftest import write_corrupt_png, write_png
 from PIL import Image
 
-from galaxy_utils import images
-from galaxy_utils.images import (
+from galaxy_utils.images import decode as images
+from galaxy_utils.images.decode import (
     ImageCache,
     ImageReadError,
     ImageSpec,

@@ -3,15 +3,16 @@ import pandas as pd
 import pytest
 from conftest import ZOO, galaxy, make_catalogue
 
-from galaxy_utils import labels, tree
-from galaxy_utils.catalogue import GZ2_ID_COLUMN, CatalogueError, read_catalogue
-from galaxy_utils.labels import (
+from galaxy_utils.data import labels, tree
+from galaxy_utils.data.catalogue import GZ2_ID_COLUMN, CatalogueError
+from galaxy_utils.data.labels import (
     FourClassThresholds,
     ThreeClassThresholds,
     assign_labels,
     class_confidences,
     soft_targets,
 )
+from galaxy_utils.data.read import read_catalogue
 
 
 def labelled(catalogue, task, **kwargs):
@@ -194,7 +195,7 @@ def test_generic_catalogue_with_vote_fractions_only():
 
 
 def gz2_row(galaxy_id, **values):
-    row = {GZ2_ID_COLUMN: galaxy_id, **{c: 0.0 for c in labels.GZ2_KAGGLE_COLUMNS}}
+    row = {GZ2_ID_COLUMN: galaxy_id, **{c: 0.0 for c in GZ2_KAGGLE_COLUMNS}}
     row.update({k.replace("_", "."): v for k, v in values.items()})
     return row
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from galaxy_utils import tree
+from galaxy_utils.data import tree
 from galaxy_utils.mock import DEFAULT_MOCK_SEED, DEFAULT_MOCK_SIZE, generate_mock_survey, realism
 from galaxy_utils.mock.morphology import (
     MORPHOLOGIES,

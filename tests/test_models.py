@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from galaxy_utils import models, profiles
+from galaxy_utils.learn import models, profiles
 
 
 def test_course_cnn_has_three_conv_layers_and_quarter_dropout():

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from galaxy_utils import models, plots
+from galaxy_utils.learn import models
+from galaxy_utils.report import plots
 
 
 def test_triangle_coordinates_put_certain_galaxies_in_the_corners():

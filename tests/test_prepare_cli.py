@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import ZOO, make_catalogue, write_corrupt_png
 
-from galaxy_utils.catalogue import read_catalogue
 from galaxy_utils.cli import main
-from galaxy_utils.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
 
 
 @pytest.fixture

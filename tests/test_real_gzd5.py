@@ -6,20 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_utils import labels, tree
-from galaxy_utils.catalogue import (
+from galaxy_utils.cli import main
+from galaxy_utils.data import labels, tree
+from galaxy_utils.data.catalogue import (
     GZD5,
     GZD5_AUTO,
     GZD12,
     TOTAL_LARGER_RULE,
     CatalogueError,
     find_quirks,
-    read_catalogue,
     read_table,
     validate_gzd5,
 )
-from galaxy_utils.cli import main
-from galaxy_utils.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.prepare import class_counts, prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
 
 REAL = Path(__file__).resolve().parent / "data" / "real" / "gzd5"
 VOLUNTEERS_5 = REAL / "gz_decals_volunteers_5.csv"

@@ -9,7 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from galaxy_utils import models, plots_votes, saliency, votes  # noqa: E402
+from galaxy_utils.analysis import saliency  # noqa: E402
+from galaxy_utils.learn import models, votes
+from galaxy_utils.report import plots_votes
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from galaxy_utils.slides import ChromiumNotFoundError, build_slides, find_chromium, render_slides_png
+from galaxy_utils.report.slides import ChromiumNotFoundError, build_slides, find_chromium, render_slides_png
 
 FIGURES = [
     ("vote-totals", "Votes per galaxy", "The survey"),

@@ -13,7 +13,7 @@ import pytest
 
 from galaxy_utils import config
 from galaxy_utils.cli import main
-from galaxy_utils.training import read_history, read_run, train
+from galaxy_utils.learn.training import read_history, read_run, train
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
     assert set(metrics["per_class"]) == {"elliptical", "lenticular", "spiral", "irregular"}
 
     # Without its model (too big to commit, for the faithful run) the architecture is rebuilt.
-    from galaxy_utils import report
+    from galaxy_utils.report import notebook as report
 
     def drawn(figure):
         ax = figure.axes[0]
@@ -136,7 +136,7 @@ def test_killed_training_resumes_from_the_last_epoch(mock_survey, tmp_path):
 def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
     out = tmp_path / "mirrored"
     script = (
-        "from galaxy_utils.training import environment_for_cpu_devices, train\n"
+        "from galaxy_utils.learn.training import environment_for_cpu_devices, train\n"
         "environment_for_cpu_devices(2)\n"
         f"train('three-class', {str(mock_survey.catalogue_path)!r}, {str(mock_survey.image_root)!r}, 'fast', "
         f"{str(out)!r}, strategy='mirrored', cache_dir={str(mock_survey.cache_dir)!r}, verbose=0)\n"

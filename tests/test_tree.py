@@ -1,7 +1,7 @@
 import pytest
 from conftest import SHARED
 
-from galaxy_utils import tree
+from galaxy_utils.data import tree
 
 
 def test_header_has_127_columns_in_published_order():

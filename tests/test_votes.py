@@ -15,11 +15,14 @@ import tensorflow as tf  # noqa: E402
 from conftest import ZOO, make_catalogue, write_png  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
-from galaxy_utils import comparison, labels, plots_votes, profiles, tree, votes  # noqa: E402
+from galaxy_utils.analysis import comparison
 from galaxy_utils.cli import main  # noqa: E402
-from galaxy_utils.dataset import make_dataset  # noqa: E402
-from galaxy_utils.evaluation import reliability_table  # noqa: E402
-from galaxy_utils.images import ImageSpec  # noqa: E402
+from galaxy_utils.data import labels, tree
+from galaxy_utils.images.decode import ImageSpec  # noqa: E402
+from galaxy_utils.learn import profiles, votes  # noqa: E402
+from galaxy_utils.learn.dataset import make_dataset  # noqa: E402
+from galaxy_utils.learn.evaluation import reliability_table  # noqa: E402
+from galaxy_utils.report import plots_votes
 
 
 def dm_log_likelihood(k, alpha) -> float:
@@ -158,11 +161,11 @@ def test_derived_labels_use_the_labels_mapping(zoo):
     predicted = votes.fraction_table(perfect_concentrations(zoo), index=zoo.index)
     mappings = {labels.FOUR_CLASS: labels.four_class_labels, labels.THREE_CLASS: labels.three_class_labels}
     for task, assign in mappings.items():
-        confidences, label = comparison.labels_from_fractions(predicted, task)
+        confidences, label = labels.labels_from_fractions(predicted, task)
         expected, _ = assign(labels.class_confidences(zoo, task))
         assert label.tolist() == expected.tolist()
         pd.testing.assert_frame_equal(confidences, labels.class_confidences(zoo, task), atol=1e-12)
-    four = comparison.labels_from_fractions(predicted, labels.FOUR_CLASS)[1].tolist()
+    four = labels.labels_from_fractions(predicted, labels.FOUR_CLASS)[1].tolist()
     assert four == ["elliptical", "lenticular", "spiral", "uncertain", "irregular", "artifact", "uncertain"]
 
 
@@ -314,10 +317,10 @@ def test_truth_labels_map_the_mock_morphologies():
         "morphology": ["elliptical", "elliptical", "merger", "edge-on", "spiral", "artifact"],
         "roundness": ["round", "cigar-shaped", None, None, None, None],
     })
-    four = comparison.truth_labels(truth, labels.FOUR_CLASS)
+    four = labels.truth_labels(truth, labels.FOUR_CLASS)
     assert four.tolist()[:3] == ["elliptical", "elliptical", "irregular"] and four.isna().tolist()[3:] == [
         True, False, True]
-    three = comparison.truth_labels(truth, labels.THREE_CLASS, ids=["f", "a", "b", "d", "zz"])
+    three = labels.truth_labels(truth, labels.THREE_CLASS, ids=["f", "a", "b", "d", "zz"])
     assert three.fillna("-").tolist() == ["-", "round", "-", "edge-on", "-"]
 
 

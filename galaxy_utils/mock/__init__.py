@@ -11,7 +11,7 @@ come to real ones.
     paths = generate_mock_survey(DEFAULT_MOCK_SIZE, DEFAULT_MOCK_SEED, Path("data/mock"))
 """
 
-from .survey import MockSurveyPaths, generate_mock_survey
+from galaxy_utils.mock.survey import MockSurveyPaths, generate_mock_survey
 
 # Galaxies in the default mock survey: 180 s to generate with both cores of a busy 2-core
 # machine (14 images/s; bench/generate.py), leaving headroom under a 5-minute budget.

@@ -21,7 +21,7 @@ from PIL import Image
 from scipy import ndimage
 from scipy.signal import fftconvolve
 
-from .morphology import GalaxyTruth
+from galaxy_utils.mock.morphology import GalaxyTruth
 
 IMAGE_SIZE = 424
 NATIVE_PIXSCALE = 0.262  # arcsec per DECam coadd pixel

@@ -30,7 +30,6 @@ import contextlib
 import multiprocessing
 import os
 import shutil
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +39,10 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..config import CATALOGUE_NAME, TRUTH_NAME
-from .morphology import GalaxyTruth, sample_truths, truth_table
-from .render import IMAGE_SIZE, render_galaxy
-from .volunteers import volunteer_catalogue
+from galaxy_utils.data.files import CATALOGUE_NAME, TRUTH_NAME, written_atomically
+from galaxy_utils.mock.morphology import GalaxyTruth, sample_truths, truth_table
+from galaxy_utils.mock.render import IMAGE_SIZE, render_galaxy
+from galaxy_utils.mock.volunteers import volunteer_catalogue
 
 IMAGE_FOLDER = "images"
 COMPLETE_MARKER = ".complete"
@@ -77,27 +76,10 @@ def is_valid_image(path: Path) -> bool:
     return True
 
 
-def partial_name(path: Path) -> Path:
-    """A temporary name beside ``path`` that no other process or call uses."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial")
-
-
-@contextlib.contextmanager
-def _written_atomically(path: Path):
-    """Yield a temporary path beside ``path``; rename it into place if the block succeeds,
-    else delete it."""
-    partial = partial_name(path)
-    try:
-        yield partial
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def write_png(array: np.ndarray, path: Path) -> None:
     """Write atomically with fixed options (Pillow adds no timestamp), so reruns match."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _written_atomically(path) as partial:
+    with written_atomically(path) as partial:
         Image.fromarray(array).save(partial, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
 
 
@@ -149,7 +131,7 @@ def _link_existing_images(locations, image_root: Path, seed: int, reuse_from) ->
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    with _written_atomically(path) as partial:
+    with written_atomically(path) as partial:
         table.to_csv(partial, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
 
 

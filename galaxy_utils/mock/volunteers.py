@@ -25,8 +25,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .. import tree
-from .morphology import (
+from galaxy_utils.data import tree
+from galaxy_utils.mock.morphology import (
     BULGE_SIZES,
     DISTURBANCES,
     EDGE_ON_BULGES,
@@ -35,7 +35,7 @@ from .morphology import (
     GalaxyTruth,
     at_redshift,
 )
-from .render import visibility
+from galaxy_utils.mock.render import visibility
 
 UPLOAD_GROUPS = ("active_baseline", "pre_active", "active_priority")
 # Rows per group in the published table: 192,557 / 51,994 / 6,939.

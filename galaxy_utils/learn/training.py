@@ -25,12 +25,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels as labels_module
-from .catalogue import GALAXY10, LABEL_COLUMN, CatalogueError, id_column, read_catalogue
-from .evaluation import classification_metrics, prediction_table
-from .prepare import prepare_catalogue
-from .profiles import Profile
-from .profiles import profile as get_profile
+from galaxy_utils.data import labels as labels_module
+from galaxy_utils.data.catalogue import FILE_COLUMN, GALAXY10, LABEL_COLUMN, CatalogueError, id_column, resolve_images
+from galaxy_utils.data.files import file_sha1, project_root
+from galaxy_utils.data.formats import extract_galaxy10_images
+from galaxy_utils.data.prepare import prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
+from galaxy_utils.images.augmentation import balance_by_dihedral, predict_dihedral_tta
+from galaxy_utils.images.decode import ImageSpec
+from galaxy_utils.learn.dataset import balanced_train_test, make_dataset, split_catalogue
+from galaxy_utils.learn.evaluation import classification_metrics, prediction_table
+from galaxy_utils.learn.profiles import Profile
+from galaxy_utils.learn.profiles import profile as get_profile
 
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.csv"
@@ -81,8 +87,6 @@ def _known_keras_warnings():
 def portable_path(location):
     """A path relative to the project root where it lies inside it (else unchanged): what
     committed run folders record, so they work on any clone."""
-    from .config import project_root
-
     if not isinstance(location, str | Path):
         return location
     try:
@@ -100,8 +104,6 @@ def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
 
 def read_run_table(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`write_run_table`: ids as text, ``file_loc`` absolute."""
-    from .config import project_root
-
     table = pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"})
     if "file_loc" in table.columns:
         root = project_root()
@@ -138,25 +140,6 @@ def _versions() -> dict:
         "numpy": np.__version__,
         "pandas": pd.__version__,
     }
-
-
-def file_sha1(path: str | Path) -> str:
-    """A file's SHA-1, read in blocks: what a run or a saved comparison was made from.
-
-    A folder (a catalogue of class sub-folders) is fingerprinted by the paths and sizes
-    of the files in it.
-    """
-    import hashlib
-
-    digest = hashlib.sha1()
-    if Path(path).is_dir():
-        for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-            digest.update(f"{file.relative_to(path).as_posix()}\t{file.stat().st_size}\n".encode())
-        return digest.hexdigest()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -283,9 +266,6 @@ def split_for_profile(
     models with different classes (with and without 'uncertain') are scored on the same
     galaxies; the rest is split into training and validation as the profile says.
     """
-    from .augmentation import balance_by_dihedral
-    from .dataset import balanced_train_test, split_catalogue
-
     if prof.split not in ("balanced", "fraction"):
         raise ValueError(f"unknown split {prof.split!r} in profile {prof.name!r}")
     if test_ids is not None:
@@ -328,13 +308,11 @@ def train(
     retraining. A run folder holding a *different* run (other profile, seed, task or
     catalogue) is refused rather than overwritten. ``test_ids``: score on exactly these
     galaxies (see :func:`split_for_profile`). ``catalog_format``: read the catalogue as this
-    format rather than the detected one (:data:`galaxy_utils.catalogue.FORMATS`).
+    format rather than the detected one (:data:`galaxy_utils.data.catalogue.FORMATS`).
     """
     import keras
 
-    from .dataset import make_dataset
-    from .images import ImageSpec
-    from .models import build_model
+    from galaxy_utils.learn.models import build_model  # imports Keras: delays TensorFlow
 
     prof: Profile = get_profile(task, profile_name)
     out = Path(out)
@@ -472,11 +450,6 @@ def predict(
     column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
     0-based row numbers, so every prediction can be traced back to its row.
     """
-    from .augmentation import predict_dihedral_tta
-    from .catalogue import FILE_COLUMN, resolve_images
-    from .dataset import make_dataset
-    from .images import ImageSpec
-
     model_path = Path(model_path)
     run = read_run(model_path.parent)
     spec = ImageSpec(**run["image_spec"])
@@ -484,8 +457,6 @@ def predict(
     model = load_model(model_path)  # before any work: a broken model is found at once
     catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog, format=catalog_format)
     if catalogue.attrs.get("format") == GALAXY10:
-        from .formats import extract_galaxy10_images
-
         catalogue = extract_galaxy10_images(catalogue, image_root).catalogue
     if id_column(catalogue) == FILE_COLUMN:  # file_loc is about to be rewritten: not an id
         catalogue = catalogue.copy()

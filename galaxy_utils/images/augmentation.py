@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .catalogue import LABEL_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import LABEL_COLUMN, CatalogueError, id_column
 
 N_VARIANTS = 8
 VARIANT_COLUMN = "variant"
@@ -84,7 +84,7 @@ def balance_by_dihedral(
 
     Call it on the training split only: augmented copies of a galaxy in validation or test
     would let the model be graded on images it was trained on (see
-    :func:`galaxy_utils.dataset.split_catalogue`).
+    :func:`galaxy_utils.learn.dataset.split_catalogue`).
 
     Returns the balanced catalogue (index reset, with a ``variant`` column) and a report per
     class: ``available`` originals, ``originals`` kept, ``augmented`` copies, ``total``,
@@ -174,7 +174,7 @@ def predict_dihedral_tta(model, images_or_dataset, *, batch_size: int = 64, from
 
     ``images_or_dataset`` is an (N, H, W, C) array (float, already scaled as the model
     expects) or a ``tf.data.Dataset`` of such batches, or of (images, labels) batches as
-    :func:`galaxy_utils.dataset.make_dataset` gives (labels ignored; do not shuffle it if
+    :func:`galaxy_utils.learn.dataset.make_dataset` gives (labels ignored; do not shuffle it if
     the order matters). Probabilities, not logits, are averaged: with
     ``from_logits=True`` a softmax is applied to each variant's output first.
     Returns an (N, n_classes) float32 array.

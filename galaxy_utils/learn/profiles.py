@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .labels import FOUR_CLASS, THREE_CLASS
+from galaxy_utils.data.labels import FOUR_CLASS, THREE_CLASS
 
 VOTE_COUNTS = "vote-counts"
-"""The task of :mod:`galaxy_utils.votes`: every question's vote counts at once (no classes)."""
+"""The task of :mod:`galaxy_utils.learn.votes`: every question's vote counts at once (no classes)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ PROFILES: dict[tuple[str, str], Profile] = {
         split="fraction", val_fraction=0.1, balance="none", random_augment=True,
         model="three-class", epochs=2, batch_size=32, learning_rate=1e-3, max_galaxies=600,
     ),
-    # Vote counts (galaxy_utils.votes): ``model`` names the convolutional body, which gets one
+    # Vote counts (galaxy_utils.learn.votes): ``model`` names the convolutional body, which gets one
     # Dirichlet head per GZD-5 question. Both profiles take the 3-class project's images,
     # body and random rotations, so the hard-versus-soft comparison differs in the targets
     # only. The split is a plain random one (no classes to stratify by), with 20% held out

@@ -7,7 +7,7 @@
   layers with dropout 0.5 between them, softmax over spiral / round / edge-on.
 
 Random rotations and flips (the 3-class recipe) happen in the input pipeline
-(:func:`galaxy_utils.dataset.make_dataset` with ``augment=True``), so saved models take
+(:func:`galaxy_utils.learn.dataset.make_dataset` with ``augment=True``), so saved models take
 plain images.
 """
 

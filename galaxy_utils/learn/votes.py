@@ -13,7 +13,7 @@ a draw from the Dirichlet-multinomial
 and the loss of a galaxy is ``-sum_q log p(k_q | alpha_q)``. A question nobody was asked
 (``N_q = 0``) has likelihood 1 and contributes exactly 0, so the tree's branches need no
 masking elsewhere; counts are counts (0 where not asked, never NaN: see
-:class:`galaxy_utils.labels.SoftTargets`). The predicted vote fraction of an answer is the
+:class:`galaxy_utils.data.labels.SoftTargets`). The predicted vote fraction of an answer is the
 Dirichlet mean ``alpha_qa / A_q``; ``A_q`` says how sure the model is.
 
 Concentrations are ``1 + 99 * sigmoid(x)``, in [1, 100] as in Zoobot: bounded, so a
@@ -21,8 +21,8 @@ confident but wrong head costs a finite loss, and at least 1, so the predicted D
 never piles its mass on the corners of the simplex.
 
 Derived hard classes come from the predicted fractions through the *same* mapping as the
-volunteers' labels (:func:`galaxy_utils.labels.class_confidences` and the thresholds), so
-hard and soft models are compared on equal terms (:mod:`galaxy_utils.comparison`).
+volunteers' labels (:func:`galaxy_utils.data.labels.class_confidences` and the thresholds), so
+hard and soft models are compared on equal terms (:mod:`galaxy_utils.analysis.comparison`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import labels as labels_module
-from . import tree
-from .catalogue import (
+from galaxy_utils.data import labels as labels_module
+from galaxy_utils.data import tree
+from galaxy_utils.data.catalogue import (
     DEFAULT_MIN_VOTES,
     FILE_COLUMN,
     GENERIC,
@@ -53,16 +53,28 @@ from .catalogue import (
     drop_missing_labels,
     filter_by_total_votes,
     id_column,
-    read_catalogue,
     resolve_images,
 )
-from .comparison import class_probabilities, in_classes, labels_from_fractions, truth_labels
-from .config import TRUTH_NAME
-from .evaluation import classification_metrics
-from .labels import read_truth
-from .profiles import VOTE_COUNTS, Profile
-from .profiles import profile as get_profile
-from .training import read_run_table, write_run_table
+from galaxy_utils.data.files import TRUTH_NAME, file_sha1
+from galaxy_utils.data.labels import class_probabilities, in_classes, labels_from_fractions, read_truth, truth_labels
+from galaxy_utils.data.read import read_catalogue
+from galaxy_utils.images.decode import ImageSpec
+from galaxy_utils.learn.dataset import make_dataset, split_catalogue
+from galaxy_utils.learn.evaluation import classification_metrics
+from galaxy_utils.learn.models import ARCHITECTURES
+from galaxy_utils.learn.profiles import VOTE_COUNTS, Profile
+from galaxy_utils.learn.profiles import profile as get_profile
+from galaxy_utils.learn.training import (
+    METRICS_FILE,
+    _known_keras_warnings,
+    _versions,
+    finish_run,
+    fit_run,
+    open_run,
+    portable_path,
+    read_run_table,
+    write_run_table,
+)
 
 MIN_CONCENTRATION = 1.0
 MAX_CONCENTRATION = 100.0
@@ -93,7 +105,7 @@ def _questions(questions=None) -> tuple[tree.Question, ...]:
 
 def answer_slices(questions=None) -> dict[str, slice]:
     """Each question's columns in the concatenated (N, 34) count / concentration vector, in
-    the order of :func:`galaxy_utils.labels.soft_targets` (the catalogue's order)."""
+    the order of :func:`galaxy_utils.data.labels.soft_targets` (the catalogue's order)."""
     slices, start = {}, 0
     for q in _questions(questions):
         slices[q.name] = slice(start, start + len(q.answers))
@@ -189,14 +201,12 @@ def build_vote_model(
 ) -> keras.Model:
     """A compiled model: the body of a published CNN, one Dirichlet head per question.
 
-    The body is the chosen architecture of :mod:`galaxy_utils.models` without its softmax
+    The body is the chosen architecture of :mod:`galaxy_utils.learn.models` without its softmax
     layer (fresh copies of its layers); each question gets a ``Dense`` layer named after it
     (sigmoid, rescaled to [1, 100] by a layer named ``<question>_concentration``), and the
     heads are concatenated, in :func:`answer_slices` order, into the single output
     ``concentrations`` of shape (N, 34) for the ten GZD-5 questions.
     """
-    from .models import ARCHITECTURES
-
     try:
         body = ARCHITECTURES[architecture](input_shape, 1)
     except KeyError:
@@ -235,7 +245,7 @@ def predicted_fractions(concentrations, questions=None) -> np.ndarray:
 
 def fraction_table(concentrations, index=None, questions=None) -> pd.DataFrame:
     """Predicted fractions as a catalogue-like table: one GZD-5 ``<question>_<answer>_fraction``
-    column per answer, so :func:`galaxy_utils.labels.class_confidences` reads it as it reads
+    column per answer, so :func:`galaxy_utils.data.labels.class_confidences` reads it as it reads
     volunteers' fractions (marked as a generic catalogue: every question has a fraction)."""
     table = pd.DataFrame(predicted_fractions(concentrations, questions), columns=fraction_columns(questions),
                          index=index)
@@ -310,12 +320,12 @@ def derived_class_metrics(
     * ``agreement``: derived label == volunteers' label over all galaxies, 'uncertain' and
       'artifact' included (the mapping as a whole);
     * ``volunteers``: on galaxies the volunteers gave a class of the task,
-      :func:`galaxy_utils.evaluation.classification_metrics` of the class probabilities of
-      :func:`galaxy_utils.comparison.class_probabilities` (argmax: always decides), plus
+      :func:`galaxy_utils.learn.evaluation.classification_metrics` of the class probabilities of
+      :func:`galaxy_utils.data.labels.class_probabilities` (argmax: always decides), plus
       ``coverage`` (share the thresholded mapping decides rather than calling uncertain)
       and ``accuracy_when_decided``;
     * ``truth``: the same against the mock survey's true morphology, on galaxies whose
-      morphology is a class of the task (:func:`galaxy_utils.comparison.truth_labels`).
+      morphology is a class of the task (:func:`galaxy_utils.data.labels.truth_labels`).
     """
     classes = labels_module.class_names(task_name)
     _, volunteer_label = labels_from_fractions(volunteers, task_name)
@@ -420,9 +430,6 @@ def predict_frame(model, frame: pd.DataFrame, spec, *, cache_dir=None, batch_siz
     Returns ``(outputs, readable)``: the model's outputs for the galaxies whose image could
     be read, and those rows of ``frame``; the rest are skipped with a warning.
     """
-    from .dataset import make_dataset
-    from .training import _known_keras_warnings
-
     skipped: list[dict] = []
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
@@ -466,15 +473,13 @@ def prepare_vote_catalogue(
 def split_votes(
     catalogue: pd.DataFrame, prof: Profile, *, seed: int, held_out_ids: Iterable[str] | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Train / validation / test of original galaxies, by :func:`galaxy_utils.dataset.split_catalogue`
+    """Train / validation / test of original galaxies, by :func:`galaxy_utils.learn.dataset.split_catalogue`
     (plain random: there are no classes to stratify by).
 
     Galaxies named in ``held_out_ids`` (say, a hard-label run's test split) all go to the
     test split, so both models can be scored on them; the others are capped at the
     profile's ``max_galaxies`` (seeded) and split by its fractions.
     """
-    from .dataset import split_catalogue
-
     ids = catalogue[id_column(catalogue)].astype("string")
     forced = ids.isin(set(map(str, held_out_ids or ()))).to_numpy()
     rest = catalogue[~forced]
@@ -517,7 +522,7 @@ def train_vote_counts(
 ) -> dict:
     """Train the vote-count model with a ``vote-counts`` profile into the run folder ``out``.
 
-    The run folder follows :func:`galaxy_utils.training.train`: ``run.json``,
+    The run folder follows :func:`galaxy_utils.learn.training.train`: ``run.json``,
     ``history.csv``, ``model.keras`` (the best epoch by validation loss), ``metrics.json``
     (:func:`vote_metrics` of the test split at the top level, of the validation split under
     ``validation``; a figure that cannot be computed, such as an accuracy on no galaxies,
@@ -529,18 +534,6 @@ def train_vote_counts(
     survey's ``truth.csv``; ``'auto'`` uses one beside the catalogue if there is one, and
     ``None`` scores against volunteers only. ``catalog_format`` overrides the detected format.
     """
-
-    from .dataset import make_dataset
-    from .images import ImageSpec
-    from .training import (
-        METRICS_FILE,
-        _versions,
-        file_sha1,
-        finish_run,
-        fit_run,
-        open_run,
-        portable_path,
-    )
 
     prof = get_profile(VOTE_COUNTS, profile_name)
     out = Path(out)
@@ -636,7 +629,7 @@ def run_fractions(run_dir: str | Path, catalogue: pd.DataFrame) -> tuple[pd.Data
     ``volunteers``: the rows of ``catalogue`` (a GZD-5 catalogue, ``file_loc`` resolved
     when images are wanted) for the galaxies of the run's ``predictions.csv``, in its
     order; ``predicted``: the run's predicted fractions as a :func:`fraction_table`. Ready
-    for :func:`question_metrics` and :func:`galaxy_utils.plots_votes.fraction_scatter`.
+    for :func:`question_metrics` and :func:`galaxy_utils.report.plots_votes.fraction_scatter`.
     """
     saved = read_run_table(Path(run_dir) / PREDICTIONS_FILE)
     ids = id_column(catalogue)

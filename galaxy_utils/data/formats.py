@@ -1,12 +1,12 @@
 """The catalogues people download today, read into the project's catalogue DataFrame.
 
-:func:`galaxy_utils.catalogue.read_catalogue` reads the published GZD-5 table, the GZ2
+:func:`galaxy_utils.data.read.read_catalogue` reads the published GZD-5 table, the GZ2
 Kaggle table and a generic ``file_loc`` + ``label`` table itself; this module adds:
 
 * **zoobot**: the galaxy-datasets / Zoobot layout (``id_str``, ``file_loc`` or
   ``subfolder`` + ``filename``, vote columns with a campaign suffix such as
   ``smooth-or-featured-dr5_smooth`` and ``smooth-or-featured-dr5_total-votes``). Each
-  question whose answers are the DR5 tree's (:mod:`galaxy_utils.tree`) is renamed onto
+  question whose answers are the DR5 tree's (:mod:`galaxy_utils.data.tree`) is renamed onto
   it, so the four-class, three-class and vote-count labels work unchanged; questions
   that cannot be mapped are reported, never guessed.
 * **galaxy10**: Galaxy10 DECaLS (``Galaxy10_DECals.h5``: ``images`` uint8 N x 256 x 256
@@ -18,7 +18,7 @@ Kaggle table and a generic ``file_loc`` + ``label`` table itself; this module ad
   synonyms listed in :data:`CLASS_SYNONYMS`).
 
 Every reader records what it found in ``attrs['notes']`` (printed by ``galaxy-utils``)
-and stops on bad input with one :class:`~galaxy_utils.catalogue.CatalogueError` naming
+and stops on bad input with one :class:`~galaxy_utils.data.catalogue.CatalogueError` naming
 the file, column or rows.
 """
 
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels, tree
-from .catalogue import (
+from galaxy_utils.data import labels, tree
+from galaxy_utils.data.catalogue import (
     FILE_COLUMN,
     FOLDERS,
     GALAXY10,
@@ -69,29 +69,6 @@ def detect_path_format(path: str | os.PathLike) -> str | None:
     if path.suffix.lower() in H5_SUFFIXES:
         return GALAXY10
     return None
-
-
-_ROOT_QUESTION = tree.QUESTIONS[0].name  # smooth-or-featured: every campaign asks it
-_CAMPAIGN = re.compile(rf"^{re.escape(_ROOT_QUESTION)}-([a-z0-9]+)_")
-
-
-def campaigns(columns: Iterable[str]) -> list[str]:
-    """The campaign suffixes of a Zoobot-layout table (``['dr5', 'dr8']``), in column order."""
-    found = (_CAMPAIGN.match(c) for c in columns)
-    return list(dict.fromkeys(m.group(1) for m in found if m))
-
-
-def is_zoobot(columns: Iterable[str]) -> bool:
-    """Zoobot / galaxy-datasets layout: campaign-suffixed vote columns, or the DR5 vote
-    columns without suffix (GZ DESI) beside ``file_loc`` and without GZD-5's ``png_loc``."""
-    columns = set(columns)
-    if campaigns(columns):
-        return True
-    return (
-        tree.CLASSIFICATIONS_COLUMN in columns
-        and tree.IMAGE_COLUMN not in columns
-        and (FILE_COLUMN in columns or {"subfolder", "filename"} <= columns)
-    )
 
 
 # --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ mapping, then (d) images. The course project matched images before mapping class
 check images last because decoding is the expensive step and there is no point decoding
 galaxies the class mapping is about to drop. The removal report is the same either way.
 
-A Zoobot table (its votes renamed onto the DR5 tree by :mod:`galaxy_utils.formats`) takes
+A Zoobot table (its votes renamed onto the DR5 tree by :mod:`galaxy_utils.data.formats`) takes
 the GZD-5 steps; a Galaxy10 file or a folder of class sub-folders has its class names
 mapped onto the task's instead, and Galaxy10's images are written to PNGs before (d).
 """
@@ -16,8 +16,8 @@ import os
 
 import pandas as pd
 
-from . import formats, labels, tree
-from .catalogue import (
+from galaxy_utils.data import formats, labels, tree
+from galaxy_utils.data.catalogue import (
     DEFAULT_MIN_VOTES,
     GALAXY10,
     GENERIC,
@@ -51,7 +51,7 @@ def prepare_catalogue(
     progress: bool = False,
     model_predictions: bool = False,
 ) -> tuple[pd.DataFrame, PreprocessingLog]:
-    """Clean and label a catalogue read by :func:`galaxy_utils.catalogue.read_catalogue`.
+    """Clean and label a catalogue read by :func:`galaxy_utils.data.read.read_catalogue`.
 
     Returns the catalogue (``file_loc``, ``label``, ``p_<class>`` columns added) and the
     log of what each step removed and why, with the accepted quirks of the real release
@@ -91,7 +91,7 @@ def prepare_catalogue(
     elif fmt in NAMED_CLASS_FORMATS:
         catalogue = log.apply(formats.label_named_classes, catalogue, task_name)
     elif fmt == GZ2_KAGGLE:
-        catalogue = log.apply(keep_label_columns, catalogue, labels.GZ2_KAGGLE_COLUMNS)
+        catalogue = log.apply(keep_label_columns, catalogue, GZ2_KAGGLE_COLUMNS)
     elif fmt == GENERIC and LABEL_COLUMN in catalogue.columns:
         catalogue = log.apply(drop_missing_labels, catalogue, [LABEL_COLUMN])
     elif fmt == GENERIC:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from . import tree
-from .catalogue import (
+from galaxy_utils.data import tree
+from galaxy_utils.data.catalogue import (
     GENERIC,
     GZ2_KAGGLE,
     GZD5_AUTO,
@@ -194,25 +194,6 @@ def cumulative_fraction(
             catalogue, parent_question, parent_answer, debiased=debiased, decision_tree=decision_tree
         )
     return product
-
-
-# GZ2 Kaggle columns (Willett et al. 2013 tree; values are already cumulative fractions).
-GZ2_KAGGLE_ANSWERS: dict[str, tuple[str, ...]] = {
-    "Class1": ("smooth", "features-or-disk", "star-or-artifact"),
-    "Class2": ("edge-on-yes", "edge-on-no"),
-    "Class3": ("bar-yes", "bar-no"),
-    "Class4": ("spiral-yes", "spiral-no"),
-    "Class5": ("bulge-none", "bulge-noticeable", "bulge-obvious", "bulge-dominant"),
-    "Class6": ("odd-yes", "odd-no"),
-    "Class7": ("completely-round", "in-between", "cigar-shaped"),
-    "Class8": ("ring", "lens-or-arc", "disturbed", "irregular", "other", "merger", "dust-lane"),
-    "Class9": ("bulge-rounded", "bulge-boxy", "no-bulge"),
-    "Class10": ("arms-tight", "arms-medium", "arms-loose"),
-    "Class11": ("arms-1", "arms-2", "arms-3", "arms-4", "arms-more-than-4", "arms-cant-tell"),
-}
-GZ2_KAGGLE_COLUMNS: tuple[str, ...] = tuple(
-    f"{group}.{i}" for group, answers in GZ2_KAGGLE_ANSWERS.items() for i in range(1, len(answers) + 1)
-)
 
 
 def _gz2(catalogue: pd.DataFrame, *columns: str) -> pd.Series:
@@ -529,3 +510,67 @@ def true_classes(truth: pd.DataFrame, task_name: str) -> pd.Series:
     if task_name == THREE_CLASS and "roundness" in truth.columns:
         classes = classes.mask((classes == "round") & (truth["roundness"] != "round"))
     return pd.Series(classes.to_numpy(), index=truth[tree.ID_COLUMN].to_numpy(), name="true_class", dtype="string")
+
+
+# --------------------------------------------------------------------------------------
+# Labels from fractions, truth, probabilities
+# --------------------------------------------------------------------------------------
+
+
+def labels_from_fractions(fractions: pd.DataFrame, task_name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Class confidences (``p_<class>``) and labels of a task from GZD-5 vote fractions, by
+    :func:`galaxy_utils.data.labels.class_confidences` and the task's thresholds: the one mapping
+    used for volunteers' catalogues and for a model's predicted fractions alike."""
+    confidences = class_confidences(fractions, task_name)
+    if task_name == FOUR_CLASS:
+        label, _ = four_class_labels(confidences)
+    elif task_name == THREE_CLASS:
+        label, _ = three_class_labels(confidences)
+    else:
+        raise KeyError(f"no labels for task {task_name!r}")
+    return confidences, label
+
+
+def truth_labels(truth: pd.DataFrame, task_name: str, ids=None) -> pd.Series:
+    """:func:`galaxy_utils.data.labels.true_classes` (the mock survey's ``truth.csv`` mapped to a
+    task's classes; missing where a morphology is no class of the task), in the order of
+    ``ids`` when given (missing for ids not in ``truth``)."""
+    label = true_classes(truth, task_name)
+    label.index = label.index.astype("string")
+    if ids is not None:
+        label = label.reindex(pd.Index(pd.Series(ids).astype("string").to_numpy()))
+    return label.rename("truth")
+
+
+def in_classes(values, classes) -> np.ndarray:
+    """Boolean mask: which values are one of ``classes`` (missing values are not)."""
+    wanted = set(classes)
+    return np.array([isinstance(v, str) and v in wanted for v in values], dtype=bool)
+
+
+def normalise(scores) -> np.ndarray:
+    """Rows scaled to sum to 1 (negative values clipped; uniform where a row is all 0)."""
+    scores = np.clip(np.asarray(scores, dtype=float), 0, None)
+    sums = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, sums, out=np.full_like(scores, 1 / max(scores.shape[1], 1)), where=sums > 0)
+
+
+def class_probabilities(confidences: pd.DataFrame, task_name: str) -> np.ndarray:
+    """(N, n_classes) probabilities over a task's classes from its class confidences
+    (``p_<class>`` columns of :func:`galaxy_utils.data.labels.class_confidences`).
+
+    Three classes: spiral, round and edge-on are disjoint branches of the tree, so their
+    confidences are normalised to sum to 1. Four classes: irregular comes from the merging
+    question and takes precedence in the labels (a disturbed spiral is irregular), so it
+    keeps its confidence and elliptical, lenticular and spiral share the rest in proportion
+    to theirs (edge-on and artifact shares left out). The argmax then agrees with the
+    thresholded label wherever that label is a class.
+    """
+    classes = class_names(task_name)
+    if task_name != FOUR_CLASS:
+        return normalise(confidences[[f"p_{c}" for c in classes]])
+    others = [c for c in classes if c != "irregular"]
+    irregular = np.clip(confidences["p_irregular"].to_numpy(dtype=float), 0, 1)[:, None]
+    shares = normalise(confidences[[f"p_{c}" for c in others]]) * (1 - irregular)
+    columns = {c: shares[:, i] for i, c in enumerate(others)} | {"irregular": irregular[:, 0]}
+    return np.column_stack([columns[c] for c in classes])

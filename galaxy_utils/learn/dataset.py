@@ -19,9 +19,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .augmentation import VARIANT_COLUMN, balance_by_dihedral, dihedral_batch, random_augmentation
-from .catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, id_column
-from .images import ImageReadError, ImageSpec, image_loader, load_images
+from galaxy_utils.data.catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, id_column
+from galaxy_utils.images.augmentation import (
+    VARIANT_COLUMN,
+    balance_by_dihedral,
+    dihedral_batch,
+    dihedral_tf,
+    random_augmentation,
+)
+from galaxy_utils.images.decode import ImageReadError, ImageSpec, image_loader, load_images
 
 logger = logging.getLogger(__name__)
 
@@ -213,19 +219,17 @@ def make_dataset(
     batched and prefetched, so memory does not grow with the catalogue. ``shuffle``
     reshuffles all rows every epoch (seeded); a ``variant`` column applies that dihedral
     variant; ``augment`` adds random rotation and flips, fresh every epoch
-    (:func:`galaxy_utils.augmentation.random_augmentation`). An unreadable image is
+    (:func:`galaxy_utils.images.augmentation.random_augmentation`). An unreadable image is
     skipped with a warning naming its id and file, and appended to ``skipped`` if given.
     ``class_names=None`` reads an unlabelled catalogue (for prediction): every label is -1.
     ``targets``, an (N, K) array with one row per catalogue row (e.g. vote counts, see
-    :mod:`galaxy_utils.votes`), is yielded in place of the class labels, in its own dtype;
+    :mod:`galaxy_utils.learn.votes`), is yielded in place of the class labels, in its own dtype;
     ``class_names`` is then ignored.
     """
     import tensorflow as tf
 
-    from .augmentation import dihedral_tf
-
     if FILE_COLUMN not in catalogue.columns:
-        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.catalogue.resolve_images first")
+        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     paths = catalogue[FILE_COLUMN].astype("string").fillna("").tolist()
     try:
         ids = catalogue[id_column(catalogue)].astype("string").tolist()
@@ -298,10 +302,10 @@ def catalogue_images(
     """All of a catalogue's images as one uint8 array (N, size, size, channels), variants applied.
 
     For small in-memory uses (plots, baselines): each distinct file is read once; raises
-    :class:`galaxy_utils.images.ImageReadError` if any is unreadable.
+    :class:`galaxy_utils.images.decode.ImageReadError` if any is unreadable.
     """
     if FILE_COLUMN not in catalogue.columns:
-        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.catalogue.resolve_images first")
+        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     paths = catalogue[FILE_COLUMN].astype("string")
     codes, unique = pd.factorize(paths)
     images = load_images(unique, spec, cache_dir=cache_dir, progress=progress)[codes]

@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from galaxy_utils.data.files import write_bytes_atomically
+
 MANIFEST = "index.json"
 DECK_NAME = "galaxy-cnn"
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
@@ -247,12 +249,6 @@ def render_html(figures: list[Figure], figures_dir: Path, *, title: str = DECK_N
     return page, n
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def build_slides(figures_dir: Path, out_dir: Path, *, title: str = DECK_NAME, pdf: bool = True,
                  summary: str = DEFAULT_SUMMARY) -> SlidesPaths:
     """Write ``out_dir/galaxy-cnn.html`` (and ``.pdf`` unless ``pdf=False``) from the figure manifest."""
@@ -262,7 +258,7 @@ def build_slides(figures_dir: Path, out_dir: Path, *, title: str = DECK_NAME, pd
     page, n = render_html(figures, figures_dir, title=title, summary=summary)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{DECK_NAME}.html"
-    _write_atomic(html_path, page.encode("utf-8"))
+    write_bytes_atomically(html_path, page.encode("utf-8"))
     pdf_path = None
     if chromium is not None:
         pdf_path = out_dir / f"{DECK_NAME}.pdf"

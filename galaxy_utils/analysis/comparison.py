@@ -1,7 +1,7 @@
 """Hard labels versus vote counts, on the same test galaxies.
 
-A hard-label model (:func:`galaxy_utils.training.train`) outputs a softmax over its task's
-classes; the vote-count model (:mod:`galaxy_utils.votes`) outputs vote fractions for
+A hard-label model (:func:`galaxy_utils.learn.training.train`) outputs a softmax over its task's
+classes; the vote-count model (:mod:`galaxy_utils.learn.votes`) outputs vote fractions for
 every question, which the labels module's mapping turns into the same classes. This module
 puts the two side by side:
 
@@ -12,15 +12,15 @@ puts the two side by side:
   model order them as the volunteers' spiral confidence does (Spearman correlation; the
   share of pairs, at least ``min_gap`` apart, that it orders correctly: does it put the
   55% spiral above the 30% one?);
-* **calibration**: :func:`galaxy_utils.evaluation.reliability_table` and
-  :func:`galaxy_utils.evaluation.expected_calibration_error` of each model's class
+* **calibration**: :func:`galaxy_utils.learn.evaluation.reliability_table` and
+  :func:`galaxy_utils.learn.evaluation.expected_calibration_error` of each model's class
   probabilities.
 
 The result is one tidy table (a row per task, model, reference and metric), ready for a
 notebook or a closing note.
 
 What the soft model's "class probabilities" are: the task's class confidences of its
-predicted fractions (products along the tree, :func:`galaxy_utils.labels.class_confidences`),
+predicted fractions (products along the tree, :func:`galaxy_utils.data.labels.class_confidences`),
 made to sum to 1 over the task's classes (:func:`class_probabilities`; for the four
 classes, the edge-on and artifact shares are left out and irregular takes precedence, as
 in the labels). This is a reading of the fractions, not a posterior; its calibration is
@@ -35,77 +35,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels as labels_module
-from .catalogue import GENERIC, id_column
-from .evaluation import expected_calibration_error, reliability_table
-from .training import read_run_table
+from galaxy_utils.data import labels as labels_module
+from galaxy_utils.data.catalogue import FILE_COLUMN, GENERIC, id_column
+from galaxy_utils.data.labels import class_probabilities, in_classes, labels_from_fractions, normalise, truth_labels
+from galaxy_utils.images.decode import ImageSpec
+from galaxy_utils.learn.evaluation import expected_calibration_error, reliability_table
+from galaxy_utils.learn.training import MODEL_FILE, read_run, read_run_table
+from galaxy_utils.learn.votes import PREDICTIONS_FILE, predict_frame
 
 HARD, SOFT = "hard labels", "vote counts"
 VOLUNTEERS, TRUTH = "volunteers", "truth"
-
-# --------------------------------------------------------------------------------------
-# Labels from fractions, truth, probabilities
-# --------------------------------------------------------------------------------------
-
-
-def labels_from_fractions(fractions: pd.DataFrame, task_name: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Class confidences (``p_<class>``) and labels of a task from GZD-5 vote fractions, by
-    :func:`galaxy_utils.labels.class_confidences` and the task's thresholds: the one mapping
-    used for volunteers' catalogues and for a model's predicted fractions alike."""
-    confidences = labels_module.class_confidences(fractions, task_name)
-    if task_name == labels_module.FOUR_CLASS:
-        label, _ = labels_module.four_class_labels(confidences)
-    elif task_name == labels_module.THREE_CLASS:
-        label, _ = labels_module.three_class_labels(confidences)
-    else:
-        raise KeyError(f"no labels for task {task_name!r}")
-    return confidences, label
-
-
-def truth_labels(truth: pd.DataFrame, task_name: str, ids=None) -> pd.Series:
-    """:func:`galaxy_utils.labels.true_classes` (the mock survey's ``truth.csv`` mapped to a
-    task's classes; missing where a morphology is no class of the task), in the order of
-    ``ids`` when given (missing for ids not in ``truth``)."""
-    label = labels_module.true_classes(truth, task_name)
-    label.index = label.index.astype("string")
-    if ids is not None:
-        label = label.reindex(pd.Index(pd.Series(ids).astype("string").to_numpy()))
-    return label.rename("truth")
-
-
-def in_classes(values, classes) -> np.ndarray:
-    """Boolean mask: which values are one of ``classes`` (missing values are not)."""
-    wanted = set(classes)
-    return np.array([isinstance(v, str) and v in wanted for v in values], dtype=bool)
-
-
-def normalise(scores) -> np.ndarray:
-    """Rows scaled to sum to 1 (negative values clipped; uniform where a row is all 0)."""
-    scores = np.clip(np.asarray(scores, dtype=float), 0, None)
-    sums = scores.sum(axis=1, keepdims=True)
-    return np.divide(scores, sums, out=np.full_like(scores, 1 / max(scores.shape[1], 1)), where=sums > 0)
-
-
-def class_probabilities(confidences: pd.DataFrame, task_name: str) -> np.ndarray:
-    """(N, n_classes) probabilities over a task's classes from its class confidences
-    (``p_<class>`` columns of :func:`galaxy_utils.labels.class_confidences`).
-
-    Three classes: spiral, round and edge-on are disjoint branches of the tree, so their
-    confidences are normalised to sum to 1. Four classes: irregular comes from the merging
-    question and takes precedence in the labels (a disturbed spiral is irregular), so it
-    keeps its confidence and elliptical, lenticular and spiral share the rest in proportion
-    to theirs (edge-on and artifact shares left out). The argmax then agrees with the
-    thresholded label wherever that label is a class.
-    """
-    classes = labels_module.class_names(task_name)
-    if task_name != labels_module.FOUR_CLASS:
-        return normalise(confidences[[f"p_{c}" for c in classes]])
-    others = [c for c in classes if c != "irregular"]
-    irregular = np.clip(confidences["p_irregular"].to_numpy(dtype=float), 0, 1)[:, None]
-    shares = normalise(confidences[[f"p_{c}" for c in others]]) * (1 - irregular)
-    columns = {c: shares[:, i] for i, c in enumerate(others)} | {"irregular": irregular[:, 0]}
-    return np.column_stack([columns[c] for c in classes])
-
 
 # --------------------------------------------------------------------------------------
 # Ranking
@@ -169,7 +108,7 @@ class Comparison:
 def thresholded_argmax(probabilities: np.ndarray, task_name: str) -> np.ndarray:
     """The hard model's class where its top probability reaches that class's threshold
     (the course project's max-probability cut), else 'uncertain': the softmax held to the
-    standard its volunteers' labels were (:func:`galaxy_utils.labels.class_thresholds`)."""
+    standard its volunteers' labels were (:func:`galaxy_utils.data.labels.class_thresholds`)."""
     classes = labels_module.class_names(task_name)
     thresholds = labels_module.class_thresholds(task_name)
     probabilities = np.asarray(probabilities, dtype=float)
@@ -199,7 +138,7 @@ def compare_hard_soft(
 
     ``volunteers``: GZD-5 catalogue rows (with ``iauname``); ``soft``: the vote-count
     model's predicted fractions (``predictions.csv`` of a vote-count run, or
-    :func:`galaxy_utils.votes.prediction_table`); ``hard``: the hard model's ``p_<class>``
+    :func:`galaxy_utils.learn.votes.prediction_table`); ``hard``: the hard model's ``p_<class>``
     per galaxy (``predictions.csv`` of a hard run, ``galaxy-utils predict``, or
     :func:`hard_probabilities`; an extra 'uncertain' output is dropped and the rest
     renormalised). Only galaxies neither model trained on belong here: see
@@ -318,10 +257,6 @@ def hard_probabilities(
     resolved): id and ``p_<class>``, for the galaxies whose image could be read."""
     import keras
 
-    from .images import ImageSpec
-    from .training import MODEL_FILE, read_run
-    from .votes import predict_frame
-
     run = read_run(run_dir)
     model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
     probabilities, readable = predict_frame(model, frame, ImageSpec(**run["image_spec"]), cache_dir=cache_dir,
@@ -340,7 +275,7 @@ def hard_probabilities(
 
 def held_out_ids(*runs: str | Path) -> list[str]:
     """The test galaxies of one or more run folders, sorted: the ``held_out_ids`` to give
-    :func:`galaxy_utils.votes.train_vote_counts` so every hard model's test galaxies are
+    :func:`galaxy_utils.learn.votes.train_vote_counts` so every hard model's test galaxies are
     among the vote-count model's test galaxies."""
     ids: set[str] = set()
     for run in runs:
@@ -371,12 +306,9 @@ def compare_runs(
     ``soft_run``: a vote-count run folder (its ``predictions.csv``); ``hard_run``: a
     four- or three-class run folder, whose model is run here on those galaxies
     (:func:`hard_probabilities`; nothing is trained). ``catalogue``: the GZD-5 catalogue
-    with ``file_loc`` resolved (:func:`galaxy_utils.catalogue.resolve_images`), which gives
+    with ``file_loc`` resolved (:func:`galaxy_utils.data.catalogue.resolve_images`), which gives
     the volunteers' votes and the images. ``options`` go to :func:`compare_hard_soft`.
     """
-    from .training import read_run
-    from .votes import PREDICTIONS_FILE
-
     ids = shared_test_ids(soft_run, hard_run)
     volunteers = _with_ids(catalogue, ids)
     soft = read_run_table(Path(soft_run) / PREDICTIONS_FILE)
@@ -458,8 +390,6 @@ def example_pair(
         rows.append(ranking.loc[best])
     pair = pd.DataFrame(rows).reset_index(drop=True)
     if catalogue is not None:
-        from .catalogue import FILE_COLUMN
-
         where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
         pair[FILE_COLUMN] = pair[id_column(pair)].astype(str).map(where)
     return pair

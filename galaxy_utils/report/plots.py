@@ -13,6 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from galaxy_utils.data import tree
+from galaxy_utils.data.labels import GZD5_CLASS_ANSWERS
+from galaxy_utils.data.tree import CLASSIFICATIONS_COLUMN
+
 FIGURE_DPI = 100
 
 
@@ -251,8 +255,6 @@ def probability_triangle(
 
 def vote_totals(catalogue: pd.DataFrame, column: str | None = None) -> plt.Figure:
     """Histogram of classifications per galaxy: GZD-5's two groups, near 5 and near 40."""
-    from .tree import CLASSIFICATIONS_COLUMN
-
     column = column or CLASSIFICATIONS_COLUMN
     totals = pd.to_numeric(catalogue[column], errors="coerce").dropna()
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -294,8 +296,6 @@ def stacked_class_counts(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
 
 def _tree_layout() -> dict[str, tuple[float, float]]:
     """x, y of every question: depth down the page, leaves spread left to right."""
-    from . import tree
-
     positions: dict[str, tuple[float, float]] = {}
     next_x = [0.0]
 
@@ -316,9 +316,6 @@ def _tree_layout() -> dict[str, tuple[float, float]]:
 
 def decision_tree(class_answers: dict[str, list[tuple[str, str]]] | None = None) -> plt.Figure:
     """The GZD-5 decision tree, with the answers each class is built from marked on it."""
-    from . import tree
-    from .labels import GZD5_CLASS_ANSWERS
-
     class_answers = class_answers or GZD5_CLASS_ANSWERS
     marks: dict[tuple[str, str], list[str]] = {}
     for name, answers in class_answers.items():

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from .catalogue import FILE_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, CatalogueError, id_column
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class PreprocessReport:
 def _unique_files(catalogue: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Distinct image files (augmented copies share one) and the id of the first row naming each."""
     if FILE_COLUMN not in catalogue.columns:
-        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.catalogue.resolve_images first")
+        raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     try:
         ids = catalogue[id_column(catalogue)].astype("string")
     except CatalogueError:

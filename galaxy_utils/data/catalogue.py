@@ -16,6 +16,7 @@ and renders the "what did each step cost" table, so nothing disappears silently.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from . import tree
+from galaxy_utils.data import tree
 
 GZD5 = "gzd5"
 GZ2_KAGGLE = "gz2-kaggle"
@@ -35,7 +36,7 @@ GZD12 = "gzd-1-2"
 """``gz_decals_volunteers_1_and_2``: volunteer votes on the earlier GZD-1/2 tree (:data:`tree.GZD_1_2`)."""
 GZD5_AUTO = "gzd5-auto-posteriors"
 """``gz_decals_auto_posteriors``: a model's predicted vote fractions, *not* volunteer votes."""
-# The catalogues people download today, read by :mod:`galaxy_utils.formats`.
+# The catalogues people download today, read by :mod:`galaxy_utils.data.formats`.
 ZOOBOT = "zoobot"
 GALAXY10 = "galaxy10"
 FOLDERS = "folders"
@@ -61,6 +62,25 @@ ID_CANDIDATES = (tree.ID_COLUMN, GZ2_ID_COLUMN, "id_str", "id", FILE_COLUMN)
 
 # Text columns of the published table (everything else in the vote block is numeric).
 _TEXT_COLUMNS = {"iauname": "string", "png_loc": "string", "upload_group": "string"}
+
+
+# GZ2 Kaggle columns (Willett et al. 2013 tree; values are already cumulative fractions).
+GZ2_KAGGLE_ANSWERS: dict[str, tuple[str, ...]] = {
+    "Class1": ("smooth", "features-or-disk", "star-or-artifact"),
+    "Class2": ("edge-on-yes", "edge-on-no"),
+    "Class3": ("bar-yes", "bar-no"),
+    "Class4": ("spiral-yes", "spiral-no"),
+    "Class5": ("bulge-none", "bulge-noticeable", "bulge-obvious", "bulge-dominant"),
+    "Class6": ("odd-yes", "odd-no"),
+    "Class7": ("completely-round", "in-between", "cigar-shaped"),
+    "Class8": ("ring", "lens-or-arc", "disturbed", "irregular", "other", "merger", "dust-lane"),
+    "Class9": ("bulge-rounded", "bulge-boxy", "no-bulge"),
+    "Class10": ("arms-tight", "arms-medium", "arms-loose"),
+    "Class11": ("arms-1", "arms-2", "arms-3", "arms-4", "arms-more-than-4", "arms-cant-tell"),
+}
+GZ2_KAGGLE_COLUMNS: tuple[str, ...] = tuple(
+    f"{group}.{i}" for group, answers in GZ2_KAGGLE_ANSWERS.items() for i in range(1, len(answers) + 1)
+)
 
 
 class CatalogueError(ValueError):
@@ -145,13 +165,34 @@ def _strip_header(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return table
 
 
+_ROOT_QUESTION = tree.QUESTIONS[0].name  # smooth-or-featured: every campaign asks it
+_CAMPAIGN = re.compile(rf"^{re.escape(_ROOT_QUESTION)}-([a-z0-9]+)_")
+
+
+def campaigns(columns: Iterable[str]) -> list[str]:
+    """The campaign suffixes of a Zoobot-layout table (``['dr5', 'dr8']``), in column order."""
+    found = (_CAMPAIGN.match(c) for c in columns)
+    return list(dict.fromkeys(m.group(1) for m in found if m))
+
+
+def is_zoobot(columns: Iterable[str]) -> bool:
+    """Zoobot / galaxy-datasets layout: campaign-suffixed vote columns, or the DR5 vote
+    columns without suffix (GZ DESI) beside ``file_loc`` and without GZD-5's ``png_loc``."""
+    columns = set(columns)
+    if campaigns(columns):
+        return True
+    return (
+        tree.CLASSIFICATIONS_COLUMN in columns
+        and tree.IMAGE_COLUMN not in columns
+        and (FILE_COLUMN in columns or {"subfolder", "filename"} <= columns)
+    )
+
+
 def detect_format(columns: Iterable[str]) -> str:
     """Which catalogue layout these columns are: Zoobot, GZD-5 (DR5, GZD-1/2 or automated), GZ2 Kaggle, or generic.
 
     (A folder or a Galaxy10 ``.h5`` file is told by its path: see :func:`read_catalogue`.)
     """
-    from .formats import is_zoobot  # the downloaded layouts build on this module
-
     columns = set(columns)
     if FILE_COLUMN in columns and LABEL_COLUMN in columns and not set(tree.vote_columns()) <= columns:
         # Labelled, images resolved, part of the vote block: a prepared catalogue (``galaxy-utils
@@ -337,8 +378,6 @@ def validate_gzd5(
 
 def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFrame:
     """Check a Galaxy Zoo 2 Kaggle table (``training_solutions_rev1.csv``)."""
-    from .labels import GZ2_KAGGLE_COLUMNS
-
     missing = [c for c in (GZ2_ID_COLUMN, *GZ2_KAGGLE_COLUMNS) if c not in catalogue.columns]
     if missing:
         raise CatalogueError(f"{source}: not in the GZ2 Kaggle layout: missing column(s) {', '.join(missing)}")
@@ -541,56 +580,6 @@ def build_gzd5_table(
                 )
     table = pd.DataFrame({name: columns[name] for name in tree.gzd5_columns()})
     table.attrs["format"] = GZD5
-    return table
-
-
-def read_catalogue(
-    path: str | os.PathLike,
-    *,
-    validate: bool = True,
-    require_metadata: bool = True,
-    format: str | None = None,
-) -> pd.DataFrame:
-    """Read a catalogue in any of :data:`FORMATS` and validate it for its format.
-
-    ``format`` overrides the detection (a folder of class sub-folders, a Galaxy10 ``.h5``
-    file, else the table's columns). The format is recorded in ``catalogue.attrs['format']``;
-    the source path in ``attrs['source']``; lines worth telling the user about the reading
-    (a campaign found, classes seen) in ``attrs['notes']``. The GZD-5 release's three
-    tables are told apart: volunteer votes on the DR5 tree (:data:`GZD5`) or the GZD-1/2
-    tree (:data:`GZD12`, given a ``png_loc`` derived from iauname), and the automated
-    posteriors (:data:`GZD5_AUTO`, model outputs).
-    """
-    from . import formats  # the downloaded layouts build on this module
-
-    if format is not None and format not in FORMATS:
-        raise CatalogueError(f"unknown catalogue format {format!r}; choose one of {', '.join(FORMATS)}")
-    fmt = format or formats.detect_path_format(path)
-    if fmt in formats.PATH_READERS:
-        return formats.PATH_READERS[fmt](path)
-    table = read_table(path)
-    fmt = fmt or detect_format(table.columns)
-    if fmt == ZOOBOT:
-        return formats.read_zoobot(table, source=str(path))
-    if fmt in VOLUNTEER_TREES:
-        if validate:
-            table = validate_gzd5(
-                table, source=str(path), require_metadata=require_metadata, decision_tree=VOLUNTEER_TREES[fmt]
-            )
-        if tree.IMAGE_COLUMN not in table.columns:  # GZD-1/2: images found from iauname, as png_loc would say
-            table[tree.IMAGE_COLUMN] = pd.Series([png_loc_for(i) for i in table[tree.ID_COLUMN]], dtype="string",
-                                                 index=table.index)
-    elif fmt == GZD5_AUTO:
-        if validate:
-            table = validate_auto_posteriors(table, source=str(path))
-    elif fmt == GZ2_KAGGLE:
-        if validate:
-            table = validate_gz2_kaggle(table, source=str(path))
-        if FILE_COLUMN not in table.columns:
-            table[FILE_COLUMN] = GZ2_IMAGE_FOLDER + "/" + table[GZ2_ID_COLUMN].astype("string") + ".jpg"
-    elif fmt == GENERIC and FILE_COLUMN not in table.columns:
-        table = table.rename(columns={tree.IMAGE_COLUMN: FILE_COLUMN})
-    table.attrs.update(format=fmt, source=str(path))
     return table
 
 

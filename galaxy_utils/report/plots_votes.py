@@ -2,8 +2,8 @@
 per-question errors, two models' reliability diagrams, the uncertain galaxies' ranking,
 and saliency / Grad-CAM overlays.
 
-As in :mod:`galaxy_utils.plots`, every function takes data (tables, arrays), never a
-model, and returns the matplotlib Figure; save it with :func:`galaxy_utils.plots.save_fig`.
+As in :mod:`galaxy_utils.report.plots`, every function takes data (tables, arrays), never a
+model, and returns the matplotlib Figure; save it with :func:`galaxy_utils.report.plots.save_fig`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import tree
+from galaxy_utils.analysis.comparison import HARD, SOFT, ranking_scores
+from galaxy_utils.data import tree
 
 
 def _grid(n: int, ncols: int, size: float) -> tuple[plt.Figure, np.ndarray]:
@@ -38,7 +39,7 @@ def fraction_scatter(
     """One panel per question: predicted against volunteers' vote fraction, a colour per answer.
 
     ``volunteers`` holds GZD-5 fraction and total-votes columns, ``predicted`` the model's
-    fraction columns (:func:`galaxy_utils.votes.fraction_table`), rows in the same order.
+    fraction columns (:func:`galaxy_utils.learn.votes.fraction_table`), rows in the same order.
     Galaxies where fewer than ``min_votes`` volunteers answered a question are left out of
     its panel; the title gives the mean absolute error over the points shown.
     """
@@ -68,7 +69,7 @@ def fraction_scatter(
 def question_errors(metrics: pd.DataFrame | Mapping, *, title: str = "") -> plt.Figure:
     """Per-question mean absolute error of the fractions and accuracy on confident galaxies.
 
-    ``metrics``: :func:`galaxy_utils.votes.question_metrics`, or ``metrics.json['questions']``.
+    ``metrics``: :func:`galaxy_utils.learn.votes.question_metrics`, or ``metrics.json['questions']``.
     """
     table = metrics if isinstance(metrics, pd.DataFrame) else pd.DataFrame(metrics).T
     table = table.apply(pd.to_numeric, errors="coerce")
@@ -96,7 +97,7 @@ def reliability_diagram(
     tables: Mapping[str, pd.DataFrame], eces: Mapping[str, float] | None = None, *, title: str = ""
 ) -> plt.Figure:
     """Reliability diagrams of several models on one axes (accuracy against confidence per
-    bin, :func:`galaxy_utils.evaluation.reliability_table`), with bin sizes below."""
+    bin, :func:`galaxy_utils.learn.evaluation.reliability_table`), with bin sizes below."""
     fig, (ax, bars) = plt.subplots(2, 1, figsize=(4.8, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="perfectly calibrated")
     width = None
@@ -129,8 +130,6 @@ def uncertain_ranking(
 
 def _ranking_panel(ax, volunteers, scores: Mapping[str, Sequence[float]], class_name: str, title: str) -> None:
     """One ranking panel: each model's ``class_name`` score against the volunteers' confidence."""
-    from .comparison import ranking_scores
-
     for name, values in scores.items():
         rho = ranking_scores(volunteers, values)["spearman"]
         ax.scatter(volunteers, values, s=10, alpha=0.6, label=f"{name} (Spearman {rho:.2f})")
@@ -182,7 +181,7 @@ def saliency_overlays(
 
 def reliability_grid(comparisons: Mapping, *, size: float = 3.6, title: str = "") -> plt.Figure:
     """Hard-label and vote-count models' reliability diagrams side by side: a row per task
-    (``{task: Comparison}`` of :func:`galaxy_utils.comparison.compare_hard_soft`), a column
+    (``{task: Comparison}`` of :func:`galaxy_utils.analysis.comparison.compare_hard_soft`), a column
     per reference (volunteers, truth); each model's expected calibration error in its legend
     and the galaxies per bin as the marker size."""
     references = list(dict.fromkeys(ref for c in comparisons.values() for _, ref in c.reliability))
@@ -217,8 +216,6 @@ def uncertain_rankings(comparisons: Mapping, *, class_name: str = "spiral", size
     """:func:`uncertain_ranking` for several comparisons (``{task: Comparison}``), one panel each:
     on the galaxies volunteers left 'uncertain', each model's ``class_name`` score against the
     volunteers' confidence in it."""
-    from .comparison import HARD, SOFT
-
     fig, axes = plt.subplots(1, len(comparisons), figsize=(len(comparisons) * size, size), squeeze=False)
     for ax, (task, result) in zip(axes[0], comparisons.items(), strict=True):
         ranking = result.ranking

@@ -14,14 +14,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels, plots, tree
-from .augmentation import N_VARIANTS, dihedral
-from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
-from .config import TRUTH_NAME, Settings, ensure_run_data
-from .images import ImageSpec, load_image, load_images
-from .prepare import prepare_catalogue
-from .profiles import VOTE_COUNTS
-from .training import file_sha1, read_history, read_predictions, read_run, read_run_table, write_run_table
+from galaxy_utils.analysis import comparison
+from galaxy_utils.analysis.comparison import compare_runs, held_out_ids, load_comparison, save_comparison
+from galaxy_utils.analysis.saliency import class_examples, run_maps
+from galaxy_utils.config import Settings, ensure_run_data, settings
+from galaxy_utils.data import labels, tree
+from galaxy_utils.data.catalogue import LABEL_COLUMN, resolve_images
+from galaxy_utils.data.files import TRUTH_NAME, file_sha1
+from galaxy_utils.data.prepare import prepare_catalogue
+from galaxy_utils.data.read import read_catalogue
+from galaxy_utils.images.augmentation import N_VARIANTS, dihedral, random_augmentation
+from galaxy_utils.images.decode import ImageSpec, load_image, load_images
+from galaxy_utils.learn.baselines import fit_pixel_baseline, predict_pixel_baseline
+from galaxy_utils.learn.dataset import catalogue_images
+from galaxy_utils.learn.evaluation import classification_metrics, coverage_curve
+from galaxy_utils.learn.models import build_model
+from galaxy_utils.learn.profiles import VOTE_COUNTS
+from galaxy_utils.learn.training import (
+    predict,
+    read_history,
+    read_predictions,
+    read_run,
+    read_run_table,
+    train,
+    write_run_table,
+)
+from galaxy_utils.learn.votes import run_fractions, train_vote_counts
+from galaxy_utils.mock import MOCK_SURVEYS
+from galaxy_utils.report import plots
+from galaxy_utils.report.plots_votes import (
+    fraction_scatter,
+    question_errors,
+    reliability_grid,
+    saliency_overlays,
+    uncertain_rankings,
+)
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -74,8 +101,6 @@ def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 def data_names() -> dict[str, str]:
     """Caption names of the data folders: 'mock survey', 'mock survey of 10,000 galaxies', ..."""
-    from .mock import MOCK_SURVEYS
-
     names = {name: f"mock survey of {n:,} galaxies" for name, n in MOCK_SURVEYS.items()}
     return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
 
@@ -91,8 +116,6 @@ def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
 
 def best_run(s: Settings, task: str) -> Path:
     """The faithful run of a task when one was made (results/), else the settings' own run."""
-    from .config import settings
-
     for candidate in (settings(s.data, "faithful"), s):
         run_dir = candidate.run_dir(task)
         if (run_dir / "metrics.json").exists():
@@ -150,8 +173,6 @@ def dihedral_examples(file_loc: str):
 
 def random_rotation_examples(file_loc: str, spec: ImageSpec, *, n: int = 8, seed: int = 0):
     """What the 3-class recipe's network sees of one galaxy over several epochs."""
-    from .augmentation import random_augmentation
-
     image = load_image(file_loc, spec).astype("float32")[None] / 255.0
     augment = random_augmentation(seed)
     views = [np.asarray(augment(image, training=True))[0] for _ in range(n)]
@@ -181,8 +202,6 @@ def architecture(run_dir: Path):
     ``run.json``: the drawing and the parameter count need no trained weights."""
     import keras
 
-    from .models import build_model
-
     run = read_run(run_dir)
     path = Path(run_dir) / "model.keras"
     if path.exists():
@@ -206,8 +225,6 @@ def metrics(run_dir: Path) -> dict:
 def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
     """The finished faithful runs of this data (``results/``) among ``tasks`` (default: the
     hard-label ones), by task: what the notebooks quote beside their own fast runs."""
-    from .config import settings
-
     faithful = settings(s.data, "faithful")
     runs = {task: faithful.run_dir(task) for task in tasks}
     return {task: run_dir for task, run_dir in runs.items() if (run_dir / "metrics.json").exists()}
@@ -248,8 +265,6 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
 
 
 def coverage(run_dir: Path, s: Settings):
-    from .evaluation import coverage_curve
-
     _, y_true, probabilities, _ = read_predictions(run_dir)
     curve, task = coverage_curve(y_true, probabilities), read_run(run_dir)["task"]
     return curve, plots.coverage_tradeoff(curve, chosen=labels.decision_threshold(task),
@@ -286,8 +301,6 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
                        image_root: Path | None = None) -> pd.DataFrame:
     """The run's model on every galaxy of a survey it did not train or validate on, saved
     as ``survey_predictions.csv`` in the run folder (the triangle's data)."""
-    from .training import predict
-
     catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
     seen = set()
     for split in ("train", "validation"):
@@ -310,10 +323,6 @@ def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
 
 def baseline(run_dir: Path, s: Settings) -> dict:
     """Fit the pixel baseline on a run's training split and score its test split (saved)."""
-    from .baselines import fit_pixel_baseline, predict_pixel_baseline
-    from .dataset import catalogue_images
-    from .evaluation import classification_metrics
-
     path = Path(run_dir) / BASELINE_FILE
     if path.exists():
         return json.loads(path.read_text())
@@ -349,11 +358,6 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     resumed when interrupted (so this can be run again until it completes), then what the
     figures and notebooks read from them: the three-class model's predictions for the whole
     survey (the triangle) and the pixel baselines. Hours on two CPU cores."""
-    from .comparison import held_out_ids
-    from .config import settings
-    from .training import train
-    from .votes import train_vote_counts
-
     faithful = settings("mock", "faithful", seed)
     runs, catalogs = {}, {}
     for task, survey_name in FAITHFUL_SURVEYS.items():
@@ -535,7 +539,7 @@ def vote_runs(s: Settings) -> tuple[Path, dict[str, Path]]:
 
 
 def vote_comparisons(s: Settings) -> dict:
-    """:func:`galaxy_utils.comparison.compare_runs` of the hard-label runs against the
+    """:func:`galaxy_utils.analysis.comparison.compare_runs` of the hard-label runs against the
     vote-count run, on the galaxies none of them trained on, with the volunteers' votes and
     truth of the survey the vote-count run used.
 
@@ -544,8 +548,6 @@ def vote_comparisons(s: Settings) -> dict:
     notebooks then need neither the models (the faithful four-class one is too big to
     commit) nor the images. A changed run is compared again (its model is run, not trained).
     """
-    from .comparison import compare_runs, load_comparison, save_comparison
-
     vote_dir, hard = vote_runs(s)
     comparisons, galaxies, truth_table = {}, None, None
     for task, run_dir in hard.items():
@@ -570,27 +572,20 @@ def _comparison_sources(vote_dir: Path, hard_dir: Path) -> dict:
 
 def saved_comparison(vote_dir: Path) -> pd.DataFrame:
     """The hard-versus-soft table of every comparison saved beside a vote-count run."""
-    from .comparison import summary_table
-
     tables = [read_run_table(path) for path in sorted((Path(vote_dir) / COMPARISON_DIR).glob("*/table.csv"))]
     if not tables:
         raise FileNotFoundError(f"no comparison saved in {Path(vote_dir) / COMPARISON_DIR}: run `galaxy-utils figures`")
-    return summary_table(pd.concat(tables, ignore_index=True))
+    return comparison.summary_table(pd.concat(tables, ignore_index=True))
 
 
 def vote_question_errors(s: Settings):
     """Per question: mean absolute error of the predicted vote fractions, accuracy on confident galaxies."""
-    from .plots_votes import question_errors
-
     vote_dir, _ = vote_runs(s)
     return question_errors(metrics(vote_dir)["questions"], title=f"vote counts ({caption_tag(s, vote_dir)})")
 
 
 def vote_fraction_scatter(s: Settings, questions=None):
     """Predicted against volunteers' vote fractions of the test galaxies, a panel per question."""
-    from .plots_votes import fraction_scatter
-    from .votes import run_fractions
-
     vote_dir, _ = vote_runs(s)
     volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir)[0])
     return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
@@ -598,16 +593,12 @@ def vote_fraction_scatter(s: Settings, questions=None):
 
 def hard_vs_soft_reliability(s: Settings, comparisons: dict | None = None):
     """Reliability diagrams of the hard-label and vote-count models, per task and reference."""
-    from .plots_votes import reliability_grid
-
     comparisons = comparisons or vote_comparisons(s)
     return reliability_grid(comparisons, title=caption_tag(s, vote_runs(s)[0]))
 
 
 def uncertain_ranking(s: Settings, comparisons: dict | None = None):
     """On the galaxies volunteers left 'uncertain', each model's spiral score against theirs."""
-    from .plots_votes import uncertain_rankings
-
     comparisons = comparisons or vote_comparisons(s)
     return uncertain_rankings(comparisons)
 
@@ -615,9 +606,6 @@ def uncertain_ranking(s: Settings, comparisons: dict | None = None):
 def saliency_examples(s: Settings, *, per_class: int = 2):
     """Saliency and Grad-CAM maps of the three-class model and the vote-count model, on test
     galaxies the volunteers put in each of the three classes."""
-    from .plots_votes import saliency_overlays
-    from .saliency import class_examples, run_maps
-
     vote_dir, hard = vote_runs(s)
     examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)

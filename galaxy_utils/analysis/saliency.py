@@ -7,9 +7,9 @@
   resized to the image. Coarse (one cell per pooled pixel), but it says *where*.
 
 Both work on Sequential models (the two published CNNs) and on functional ones (the
-vote-count model, :func:`galaxy_utils.votes.build_vote_model`, whose "classes" are its 34
+vote-count model, :func:`galaxy_utils.learn.votes.build_vote_model`, whose "classes" are its 34
 Dirichlet concentrations: pick the answer's column from
-:func:`galaxy_utils.votes.answer_slices`). A Keras 3 Sequential model has no graph to
+:func:`galaxy_utils.learn.votes.answer_slices`). A Keras 3 Sequential model has no graph to
 take a layer's output from until it is called, so its layers are re-traced here on a
 fresh ``keras.Input``; a model that was never built is built by calling it on the image.
 """
@@ -18,6 +18,13 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+
+from galaxy_utils.data.catalogue import FILE_COLUMN, id_column
+from galaxy_utils.data.labels import GZD5_CLASS_ANSWERS
+from galaxy_utils.images.decode import ImageSpec, load_images
+from galaxy_utils.learn.profiles import VOTE_COUNTS
+from galaxy_utils.learn.training import MODEL_FILE, read_predictions, read_run
+from galaxy_utils.learn.votes import fraction_columns
 
 SCORES = ("output", "logit")
 
@@ -160,8 +167,6 @@ def class_examples(run_dir, catalogue=None, *, per_class: int = 2):
     """
     import pandas as pd
 
-    from .training import read_predictions
-
     table, _, _, classes = read_predictions(run_dir)
     picks = []
     for name in classes:
@@ -171,8 +176,6 @@ def class_examples(run_dir, catalogue=None, *, per_class: int = 2):
         picks.append(members.head(per_class).drop(columns="_right").assign(**{"class": name}))
     examples = pd.concat(picks, ignore_index=True)
     if catalogue is not None:
-        from .catalogue import FILE_COLUMN, id_column
-
         where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
         examples[FILE_COLUMN] = examples[id_column(examples)].astype(str).map(where).fillna(examples[FILE_COLUMN])
     return examples
@@ -182,13 +185,8 @@ def target_index(run: dict, target: str) -> int:
     """Which output of a run's model scores ``target``: a class of a hard-label run, or for a
     vote-count run a class (its GZD-5 answer, as the labels read it: spiral is
     has-spiral-arms 'yes', round is how-rounded 'round', ...) or a ``question_answer``."""
-    from .labels import GZD5_CLASS_ANSWERS
-    from .profiles import VOTE_COUNTS
-
     if run["task"] != VOTE_COUNTS:
         return list(run["classes"]).index(target)
-    from .votes import fraction_columns
-
     if target in GZD5_CLASS_ANSWERS:
         question, answer = GZD5_CLASS_ANSWERS[target][0]
     else:
@@ -204,9 +202,6 @@ def run_maps(run_dir, file_locs, targets, *, cache_dir=None) -> tuple[np.ndarray
     the vote-count model through the answer's Dirichlet concentration.
     """
     from pathlib import Path
-
-    from .images import ImageSpec, load_images
-    from .training import MODEL_FILE, read_run
 
     run = read_run(run_dir)
     model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
