@@ -19,8 +19,8 @@ from conftest import ROOT, ZOO, make_catalogue, write_png
 from galaxy_utils import cli
 from galaxy_utils.cli import main
 from galaxy_utils.data.catalogue import CatalogueError, image_candidates, read_table
+from galaxy_utils.data.files import partial_name
 from galaxy_utils.data.read import read_catalogue
-from galaxy_utils.mock import survey as mock_survey
 
 CLASSES = ["spiral", "round", "edge-on"]
 

@@ -4,7 +4,7 @@ import pytest
 from conftest import ZOO, galaxy, make_catalogue
 
 from galaxy_utils.data import labels, tree
-from galaxy_utils.data.catalogue import GZ2_ID_COLUMN, CatalogueError
+from galaxy_utils.data.catalogue import GZ2_ID_COLUMN, GZ2_KAGGLE_COLUMNS, CatalogueError
 from galaxy_utils.data.labels import (
     FourClassThresholds,
     ThreeClassThresholds,
