@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from galaxy_utils.analysis import saliency  # noqa: E402
+from galaxy_utils.data import labels  # noqa: E402
 from galaxy_utils.learn import models, votes
 from galaxy_utils.report import plots_votes
 
@@ -37,7 +38,7 @@ def test_maps_have_the_image_shape(course_model):
 def test_vote_model_maps_per_answer():
     model = votes.build_vote_model("three-class", (16, 16, 1), learning_rate=1e-3)
     image = np.random.default_rng(1).uniform(size=(16, 16, 1))
-    column = votes.answer_slices()["has-spiral-arms"].start  # "yes"
+    column = labels.answer_slices()["has-spiral-arms"].start  # "yes"
     assert saliency.saliency_map(model, image, column).shape == (16, 16)
     assert saliency.grad_cam(model, image, column).shape == (16, 16)
     with pytest.raises(ValueError, match="Dense softmax"):

@@ -37,7 +37,7 @@ def perfect_concentrations(catalogue: pd.DataFrame) -> np.ndarray:
     """Concentrations whose Dirichlet means are exactly the volunteers' fractions (uniform
     where a question was not asked)."""
     fractions = catalogue[votes.fraction_columns()].to_numpy(dtype=float, copy=True)
-    for s in votes.answer_slices().values():
+    for s in labels.answer_slices().values():
         block = fractions[:, s]
         block[np.isnan(block).any(axis=1)] = 1.0 / block.shape[1]
         fractions[:, s] = block
@@ -79,7 +79,7 @@ def test_log_likelihood_matches_the_formula_with_scipy():
 
 def test_loss_sums_questions_and_unasked_questions_contribute_exactly_zero():
     counts = np.zeros((2, 34), np.int32)
-    slices = votes.answer_slices()
+    slices = labels.answer_slices()
     counts[:, slices["smooth-or-featured"]] = [[4, 1, 0], [0, 5, 0]]
     counts[:, slices["merging"]] = [[5, 0, 0, 0], [3, 1, 1, 0]]
     counts[1, slices["disk-edge-on"]] = [0, 5]
@@ -114,7 +114,7 @@ def test_no_nan_in_loss_or_gradients_for_unasked_or_broken_counts():
 
 def test_answer_layout_matches_soft_targets(zoo):
     soft = labels.soft_targets(zoo)
-    assert votes.answer_slices() == soft.answer_slices
+    assert labels.answer_slices() == soft.answer_slices
     assert [c.removesuffix("_fraction") for c in votes.fraction_columns()] == list(soft.counts.columns)
     assert soft.counts.to_numpy().dtype.kind == "i" and not soft.counts.isna().any().any()
 
@@ -134,7 +134,7 @@ def test_model_has_one_head_per_question_and_positive_concentrations():
     concentrations = model.predict(np.random.default_rng(0).uniform(size=(3, 16, 16, 3)), verbose=0)
     assert (concentrations >= votes.MIN_CONCENTRATION).all() and (concentrations <= votes.MAX_CONCENTRATION).all()
     fractions = votes.predicted_fractions(concentrations)
-    for s in votes.answer_slices().values():
+    for s in labels.answer_slices().values():
         np.testing.assert_allclose(fractions[:, s].sum(axis=1), 1, atol=1e-6)
     three = votes.build_vote_model("three-class", (16, 16, 1), learning_rate=1e-3)
     assert three.output_shape == (None, 34)
@@ -144,7 +144,7 @@ def test_model_has_one_head_per_question_and_positive_concentrations():
 
 def test_predicted_fractions_by_hand():
     alpha = np.zeros((1, 34))
-    slices = votes.answer_slices()
+    slices = labels.answer_slices()
     alpha[0] = 1.0
     alpha[0, slices["smooth-or-featured"]] = [6, 3, 1]
     fractions = votes.predicted_fractions(alpha)
@@ -171,7 +171,7 @@ def test_derived_labels_use_the_labels_mapping(zoo):
 
 def test_question_metrics_by_hand(zoo):
     concentrations = perfect_concentrations(zoo)
-    s = votes.answer_slices()["smooth-or-featured"]
+    s = labels.answer_slices()["smooth-or-featured"]
     concentrations[0, s] = [0.4, 0.6, 0.0]  # elliptical (5/5 smooth) predicted mostly featured
     metrics = votes.question_metrics(zoo, votes.fraction_table(concentrations, index=zoo.index))
     assert list(metrics.index) == [q.name for q in tree.QUESTIONS]

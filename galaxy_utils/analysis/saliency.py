@@ -9,7 +9,7 @@
 Both work on Sequential models (the two published CNNs) and on functional ones (the
 vote-count model, :func:`galaxy_utils.learn.votes.build_vote_model`, whose "classes" are its 34
 Dirichlet concentrations: pick the answer's column from
-:func:`galaxy_utils.learn.votes.answer_slices`). A Keras 3 Sequential model has no graph to
+:func:`galaxy_utils.data.labels.answer_slices`). A Keras 3 Sequential model has no graph to
 take a layer's output from until it is called, so its layers are re-traced here on a
 fresh ``keras.Input``; a model that was never built is built by calling it on the image.
 """

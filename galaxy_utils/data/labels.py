@@ -452,6 +452,18 @@ class SoftTargets:
         return self.totals > 0
 
 
+def answer_slices(questions=None) -> dict[str, slice]:
+    """Each question's columns in the concatenated (N, 34) count / fraction vector (a vote
+    model's outputs too), in the decision tree's order; ``questions`` are names or
+    :class:`~galaxy_utils.data.tree.Question` objects (default: every DR5 question)."""
+    slices, start = {}, 0
+    for q in tree.QUESTIONS if questions is None else questions:
+        q = tree.question(q) if isinstance(q, str) else q
+        slices[q.name] = slice(start, start + len(q.answers))
+        start += len(q.answers)
+    return slices
+
+
 def soft_targets(catalogue: pd.DataFrame, questions=tree.QUESTIONS) -> SoftTargets:
     """Per-question vote counts, totals and fractions of a GZD-5 (or Zoobot-layout) catalogue."""
     if catalogue_format(catalogue) not in VOTE_FORMATS:
@@ -459,21 +471,18 @@ def soft_targets(catalogue: pd.DataFrame, questions=tree.QUESTIONS) -> SoftTarge
     missing = [q.name for q in questions if q.total_column not in catalogue.columns]
     if missing:
         raise CatalogueError(f"soft targets need the votes of every question; the catalogue lacks {', '.join(missing)}")
-    counts, totals, fractions, slices = {}, {}, {}, {}
-    start = 0
+    counts, totals, fractions = {}, {}, {}
     for q in questions:
         total = pd.to_numeric(catalogue[q.total_column], errors="coerce").fillna(0).astype("int64")
         totals[q.name] = total
         for column in q.count_columns:
             counts[column] = pd.to_numeric(catalogue[column], errors="coerce").fillna(0).astype("int64")
             fractions[column] = (counts[column] / total.where(total > 0)).astype("float64")
-        slices[q.name] = slice(start, start + len(q.answers))
-        start += len(q.answers)
     return SoftTargets(
         counts=pd.DataFrame(counts, index=catalogue.index),
         totals=pd.DataFrame(totals, index=catalogue.index),
         fractions=pd.DataFrame(fractions, index=catalogue.index),
-        answer_slices=slices,
+        answer_slices=answer_slices(questions),
     )
 
 

@@ -56,7 +56,14 @@ from galaxy_utils.data.catalogue import (
     resolve_images,
 )
 from galaxy_utils.data.files import TRUTH_NAME, file_sha1
-from galaxy_utils.data.labels import class_probabilities, in_classes, labels_from_fractions, read_truth, truth_labels
+from galaxy_utils.data.labels import (
+    answer_slices,
+    class_probabilities,
+    in_classes,
+    labels_from_fractions,
+    read_truth,
+    truth_labels,
+)
 from galaxy_utils.data.read import read_catalogue
 from galaxy_utils.images.decode import ImageSpec
 from galaxy_utils.learn.dataset import make_dataset, split_catalogue
@@ -101,16 +108,6 @@ def _questions(questions=None) -> tuple[tree.Question, ...]:
     if questions is None:
         return tree.QUESTIONS
     return tuple(tree.question(q) if isinstance(q, str) else q for q in questions)
-
-
-def answer_slices(questions=None) -> dict[str, slice]:
-    """Each question's columns in the concatenated (N, 34) count / concentration vector, in
-    the order of :func:`galaxy_utils.data.labels.soft_targets` (the catalogue's order)."""
-    slices, start = {}, 0
-    for q in _questions(questions):
-        slices[q.name] = slice(start, start + len(q.answers))
-        start += len(q.answers)
-    return slices
 
 
 def fraction_columns(questions=None) -> list[str]:
@@ -204,7 +201,7 @@ def build_vote_model(
     The body is the chosen architecture of :mod:`galaxy_utils.learn.models` without its softmax
     layer (fresh copies of its layers); each question gets a ``Dense`` layer named after it
     (sigmoid, rescaled to [1, 100] by a layer named ``<question>_concentration``), and the
-    heads are concatenated, in :func:`answer_slices` order, into the single output
+    heads are concatenated, in :func:`galaxy_utils.data.labels.answer_slices` order, into the single output
     ``concentrations`` of shape (N, 34) for the ten GZD-5 questions.
     """
     try:

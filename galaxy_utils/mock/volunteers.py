@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_utils.data import tree
+from galaxy_utils.data.catalogue import png_loc_for
 from galaxy_utils.mock.morphology import (
     BULGE_SIZES,
     DISTURBANCES,
@@ -213,11 +214,6 @@ def sample_volunteer_count(upload_group: str, rng: np.random.Generator) -> int:
     return int(np.clip(np.round(rng.normal(5.0, 1.0)), 2, 9))
 
 
-def png_loc(iauname: str) -> str:
-    """Image path relative to the image root, as the catalogue's ``png_loc``."""
-    return f"dr5/{iauname[:4]}/{iauname}.png"
-
-
 def wrong_size_statistic(truth: GalaxyTruth) -> float:
     """The galaxy's true 90%-light radius as a share of the cutout's half-width.
 
@@ -252,7 +248,7 @@ def galaxy_row(truth: GalaxyTruth, rng: np.random.Generator) -> dict:
         "upload_group": upload_group,
         "active_learning_on": upload_group != "pre_active",
         "in_gzd_ab": bool(rng.uniform() < 0.12),
-        "png_loc": png_loc(iauname),
+        "png_loc": png_loc_for(iauname),
     }
     for q in tree.QUESTIONS:
         total = int(counts[q.name].sum())
