@@ -165,8 +165,8 @@ def _strip_header(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return table
 
 
-_ROOT_QUESTION = tree.QUESTIONS[0].name  # smooth-or-featured: every campaign asks it
-_CAMPAIGN = re.compile(rf"^{re.escape(_ROOT_QUESTION)}-([a-z0-9]+)_")
+ROOT_QUESTION = tree.QUESTIONS[0].name  # smooth-or-featured: every campaign asks it
+_CAMPAIGN = re.compile(rf"^{re.escape(ROOT_QUESTION)}-([a-z0-9]+)_")
 
 
 def campaigns(columns: Iterable[str]) -> list[str]:

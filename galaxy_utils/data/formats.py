@@ -38,6 +38,8 @@ import pandas as pd
 
 from galaxy_utils.data import labels, tree
 from galaxy_utils.data.catalogue import (
+    ROOT_QUESTION,
+    campaigns,
     FILE_COLUMN,
     FOLDERS,
     GALAXY10,
@@ -160,7 +162,7 @@ def read_zoobot(table: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFra
     if not mapped[used[0]]:
         raise CatalogueError(
             f"{source}: no question of the Zoobot layout maps onto the DR5 tree: expected count columns such as "
-            f"'{_campaign_prefix(_ROOT_QUESTION, found[0])}smooth' for every answer of a question"
+            f"'{_campaign_prefix(ROOT_QUESTION, found[0])}smooth' for every answer of a question"
         )
     questions = [q for q in tree.QUESTIONS if q.name in mapped[used[0]]]
 
