@@ -1,6 +1,6 @@
 """``galaxy-utils``: the project's command line.
 
-The modules that import TensorFlow when imported (vote counts, the report) are imported by
+The modules that import TensorFlow when imported (training, vote counts, the report) are imported by
 the subcommands that need them, when they run, so ``galaxy-utils --help`` and the commands
 that do not train never import TensorFlow; everything else is imported here.
 
@@ -26,7 +26,7 @@ from galaxy_utils.data.labels import FOUR_CLASS, TASKS, THREE_CLASS, FourClassTh
 from galaxy_utils.data.prepare import class_counts, prepare_catalogue
 from galaxy_utils.data.read import read_catalogue
 from galaxy_utils.learn.profiles import VOTE_COUNTS, profile_names
-from galaxy_utils.learn.training import STRATEGIES, predict, train
+from galaxy_utils.learn.runs import STRATEGIES, RunFolder
 from galaxy_utils.mock import generate_mock_survey
 from galaxy_utils.report.slides import ChromiumError, build_slides
 
@@ -134,33 +134,33 @@ def _train(args: argparse.Namespace) -> int:
     writable_folder(out)
     test_ids = None
     if args.test_ids:
-
         tables = [pd.read_csv(path, dtype=str) for path in args.test_ids]
         test_ids = sorted({galaxy for table in tables for galaxy in table[id_column(table)]})
-    if args.task == VOTE_COUNTS:
-        from galaxy_utils.learn.votes import format_metrics, train_vote_counts  # delays TensorFlow
+    from galaxy_utils.learn.training import train  # delays TensorFlow
+    from galaxy_utils.learn.votes import format_metrics  # delays TensorFlow
 
-        metrics = train_vote_counts(args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
-                                    strategy=args.strategy, cache_dir=args.cache_dir, verbose=0 if args.quiet else 2,
-                                    held_out_ids=test_ids, catalog_format=args.format)
-        print(format_metrics(metrics))
-        return 0
     metrics = train(
         args.task, args.catalog, args.image_root, args.profile, args.out, seed=args.seed,
         keep_uncertain=args.keep_uncertain, strategy=args.strategy, cache_dir=args.cache_dir,
         verbose=0 if args.quiet else 2, test_ids=test_ids, catalog_format=args.format,
     )
+    if args.task == VOTE_COUNTS:
+        print(format_metrics(metrics))
+        return 0
     print(f"{args.task} ({args.profile}): held-out accuracy {metrics['accuracy']:.3f} on {metrics['n']} galaxies")
     for name, figures in metrics["per_class"].items():
         print(f"  {name:<12} precision {figures['precision']:.3f}  recall {figures['recall']:.3f}  "
               f"f1 {figures['f1']:.3f}  n {figures['support']}")
-    print(f"wrote {args.out}/metrics.json, history.csv, model.keras")
+    folder = RunFolder(args.out)
+    print(f"wrote {folder.metrics_file}, {folder.history_file.name}, {folder.model_file.name}")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from galaxy_utils.learn.training import predict  # delays TensorFlow
+
     inputs = {"--catalog": args.catalog, "--model": args.model,
-              "the model's run.json": Path(args.model).parent / "run.json"}
+              "the model's run.json": RunFolder.of_model(args.model).run_file}
     out = writable_file(args.out, inputs)
     writable_file(out.with_suffix(".unreadable.csv"), inputs, option="the unreadable-images listing")
     catalogue = read_catalogue(args.catalog, format=args.format)

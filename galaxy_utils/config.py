@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from galaxy_utils.data.files import CATALOGUE_NAME, project_root
+from galaxy_utils.data import files
+from galaxy_utils.data.files import CATALOGUE_NAME
 from galaxy_utils.learn.profiles import profile_names
 from galaxy_utils.mock import DEFAULT_MOCK_SEED, MOCK_SURVEYS, generate_mock_survey
 from galaxy_utils.mock.survey import read_complete_marker
@@ -82,7 +83,7 @@ def settings(data: str | None = None, profile: str | None = None, seed: int | No
         raise ValueError(f"data must be one of {DATA_CHOICES}, not {data!r}")
     if profile not in profile_names():
         raise ValueError(f"profile must be one of {profile_names()}, not {profile!r}")
-    return Settings(data, profile, seed, project_root())
+    return Settings(data, profile, seed, files.project_root())
 
 
 def mock_survey_name(folder: str | Path) -> str | None:
@@ -101,7 +102,7 @@ def ensure_mock(name: str, *, root: Path | None = None, progress: bool = False) 
     Returns its catalogue."""
     if name not in MOCK_SURVEYS:
         raise ValueError(f"no mock survey called {name!r}; choose one of {', '.join(MOCK_SURVEYS)}")
-    data = (root or project_root()) / "data"
+    data = (root or files.project_root()) / "data"
     folder, wanted = data / name, (MOCK_SURVEYS[name], DEFAULT_MOCK_SEED)
     if not ((folder / CATALOGUE_NAME).is_file() and read_complete_marker(folder) == wanted):
         others = [data / other for other in MOCK_SURVEYS if other != name]
@@ -125,7 +126,7 @@ def ensure_run_data(catalog: str | Path, *, root: Path | None = None, progress: 
     """The catalogue a saved run was trained on (its ``run.json`` ``catalog``, relative to
     the project root), generated first when it is one of the mock surveys. Figures drawn
     from a committed run need its images, which a fresh clone does not have."""
-    root = root or project_root()
+    root = root or files.project_root()
     path = Path(catalog) if Path(catalog).is_absolute() else root / catalog
     name = mock_survey_name(path.relative_to(root) if path.is_relative_to(root) else path)
     if name is not None:

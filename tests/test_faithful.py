@@ -10,7 +10,9 @@ import pytest
 
 from galaxy_utils import config, mock
 from galaxy_utils.cli import main
+from galaxy_utils.data import files
 from galaxy_utils.learn import profiles
+from galaxy_utils.learn.runs import RunFolder
 from galaxy_utils.report import notebook as report
 
 pytestmark = pytest.mark.slow
@@ -21,7 +23,7 @@ def tiny_world(tmp_path, monkeypatch):
     """A project root in tmp_path, small mock surveys, and few-second faithful recipes."""
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "galaxy_utils").mkdir()
-    monkeypatch.setattr(config, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(files, "project_root", lambda: tmp_path)  # every layer asks files.project_root()
     # 300 galaxies give about 24 with the three-class project's 90% agreement.
     for name, n in {"mock": 40, "mock-large": 300, "mock-xl": 330}.items():
         monkeypatch.setitem(mock.MOCK_SURVEYS, name, n)
@@ -43,8 +45,8 @@ def test_faithful_makes_every_run_then_reuses_them(tiny_world, capsys):
         run = json.loads((results / task / "run.json").read_text())
         assert run["finished"] and run["catalog"] == f"data/{survey}/gz_decals_volunteers_5.csv"
         assert run["fit_sittings"] == 1
-    assert (results / "three-class" / report.SURVEY_PREDICTIONS).is_file()
-    assert (results / "four-class" / report.BASELINE_FILE).is_file()
+    assert (results / "three-class" / RunFolder.SURVEY_PREDICTIONS).is_file()
+    assert (results / "four-class" / RunFolder.BASELINE).is_file()
     # the vote-count run holds out the three-class run's test galaxies
     votes_run = json.loads((results / "vote-counts" / "run.json").read_text())
     held = votes_run["held_out_ids"]
@@ -61,7 +63,7 @@ def test_faithful_makes_every_run_then_reuses_them(tiny_world, capsys):
     settings = config.settings("mock", "faithful", 0)
     comparisons = report.vote_comparisons(settings)
     assert set(comparisons) == {"four-class", "three-class"}
-    sources = results / "vote-counts" / report.COMPARISON_DIR / "four-class" / report.SOURCES_FILE
+    sources = results / "vote-counts" / RunFolder.COMPARISON / "four-class" / report.SOURCES_FILE
     saved = json.loads(sources.read_text())
     assert saved["comparison_version"] == report.COMPARISON_VERSION
     assert set(saved) == {"comparison_version", "vote-counts", "four-class"}

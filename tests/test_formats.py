@@ -18,6 +18,7 @@ from galaxy_utils.data.files import file_sha1
 from galaxy_utils.data.labels import assign_labels, soft_targets
 from galaxy_utils.data.prepare import class_counts, prepare_catalogue
 from galaxy_utils.data.read import read_catalogue
+from galaxy_utils.learn.runs import RunFolder
 
 REAL_GZ2 = ROOT / "tests" / "data" / "real" / "gz2_kaggle"
 
@@ -434,9 +435,7 @@ def test_train_and_predict_on_galaxy10_and_class_folders(tmp_path, monkeypatch, 
 
 
 def read_run_format(run) -> str:
-    from galaxy_utils.learn.training import read_run
-
-    return read_run(run)["catalog_format"]
+    return RunFolder(run).run()["catalog_format"]
 
 
 def test_vote_count_preparation_reads_a_zoobot_table_and_refuses_the_rest(zoo_twice, tmp_path):

@@ -13,7 +13,8 @@ import pytest
 
 from galaxy_utils import config
 from galaxy_utils.cli import main
-from galaxy_utils.learn.training import read_history, read_run, train
+from galaxy_utils.learn.runs import RunFolder
+from galaxy_utils.learn.training import train
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +40,12 @@ def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, c
     assert set(metrics["per_class"]) == {"spiral", "round", "edge-on"}
     assert sum(v["support"] for v in metrics["per_class"].values()) == metrics["n"] > 0
     assert metrics["split"] == "test" and "validation" in metrics
-    history = read_history(out)
+    history = RunFolder(out).history()
     assert history["epoch"].tolist() == [0, 1]
     assert {"accuracy", "val_accuracy", "loss", "val_loss"} <= set(history.columns)
     model = keras.models.load_model(out / "model.keras")
     assert model.input_shape == (None, 32, 32, 1)
-    run = read_run(out)
+    run = RunFolder(out).run()
     assert run["finished"] and run["split_sizes"]["test"] == metrics["n"]
     # the splits are disjoint
     splits = {
@@ -81,7 +82,7 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
     out = tmp_path / "four"
     metrics = train("four-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out,
                     cache_dir=mock_survey.cache_dir, verbose=0)
-    run = read_run(out)
+    run = RunFolder(out).run()
     train_counts = run["class_counts"]["train"]
     assert len(set(train_counts.values())) == 1, train_counts  # balanced
     assert len(set(run["class_counts"]["test"].values())) == 1
@@ -114,7 +115,7 @@ def test_killed_training_resumes_from_the_last_epoch(mock_survey, tmp_path):
                                stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
-        if len(read_history(out)) >= 1:
+        if len(RunFolder(out).history()) >= 1:
             break
         time.sleep(0.2)
     if process.poll() is not None:
@@ -122,27 +123,28 @@ def test_killed_training_resumes_from_the_last_epoch(mock_survey, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (out / "metrics.json").exists()
-    assert read_history(out)["epoch"].tolist() == [0]
-    first_sitting = read_run(out)
+    assert RunFolder(out).history()["epoch"].tolist() == [0]
+    first_sitting = RunFolder(out).run()
     assert first_sitting["fit_sittings"] == 1 and first_sitting["fit_seconds"] > 0
     subprocess.run(_train_command(mock_survey, out, "--quiet"), env=env, check=True, capture_output=True)
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [0, 1], "the second run must start at epoch 1, not retrain epoch 0"
     assert json.loads((out / "metrics.json").read_text())["n"] > 0
-    run = read_run(out)
+    run = RunFolder(out).run()
     assert run["fit_sittings"] == 2 and run["fit_seconds"] > first_sitting["fit_seconds"]
 
 
 def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
     out = tmp_path / "mirrored"
     script = (
-        "from galaxy_utils.learn.training import environment_for_cpu_devices, train\n"
+        "from galaxy_utils.learn.runs import environment_for_cpu_devices\n"
+        "from galaxy_utils.learn.training import train\n"
         "environment_for_cpu_devices(2)\n"
         f"train('three-class', {str(mock_survey.catalogue_path)!r}, {str(mock_survey.image_root)!r}, 'fast', "
         f"{str(out)!r}, strategy='mirrored', cache_dir={str(mock_survey.cache_dir)!r}, verbose=0)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    run = read_run(out)
+    run = RunFolder(out).run()
     assert run["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
     assert run["finished"]

@@ -19,7 +19,7 @@ from galaxy_utils.analysis import comparison
 from galaxy_utils.cli import main  # noqa: E402
 from galaxy_utils.data import labels, tree
 from galaxy_utils.images.decode import ImageSpec  # noqa: E402
-from galaxy_utils.learn import profiles, votes  # noqa: E402
+from galaxy_utils.learn import profiles, training, votes  # noqa: E402
 from galaxy_utils.learn.dataset import make_dataset  # noqa: E402
 from galaxy_utils.learn.evaluation import reliability_table  # noqa: E402
 from galaxy_utils.report import plots_votes
@@ -289,10 +289,11 @@ def test_train_vote_counts_writes_a_run_folder(tmp_path, tiny_profile):
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, 34)
     # a finished run is returned, not retrained; another run in the folder is refused
-    assert votes.train_vote_counts(data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, verbose=0,
-                                   held_out_ids=held) == json.loads((out / "metrics.json").read_text())
+    assert training.train("vote-counts", data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, verbose=0,
+                          test_ids=held) == json.loads((out / "metrics.json").read_text())
     with pytest.raises(ValueError, match="holds another run"):
-        votes.train_vote_counts(data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, seed=3, verbose=0)
+        training.train("vote-counts", data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, seed=3,
+                       verbose=0)
     assert "derived four-class vs truth" in votes.format_metrics(metrics)
 
 

@@ -40,8 +40,7 @@ from galaxy_utils.data.catalogue import FILE_COLUMN, GENERIC, id_column
 from galaxy_utils.data.labels import class_probabilities, in_classes, labels_from_fractions, normalise, truth_labels
 from galaxy_utils.images.decode import ImageSpec
 from galaxy_utils.learn.evaluation import expected_calibration_error, reliability_table
-from galaxy_utils.learn.training import MODEL_FILE, read_run, read_run_table
-from galaxy_utils.learn.votes import PREDICTIONS_FILE, predict_frame
+from galaxy_utils.learn.runs import RunFolder, predict_frame
 
 HARD, SOFT = "hard labels", "vote counts"
 VOLUNTEERS, TRUTH = "volunteers", "truth"
@@ -234,7 +233,7 @@ def compare_hard_soft(
 
 def split_ids(run_dir: str | Path, split: str) -> set[str]:
     """Galaxy ids of one split (``train``, ``validation``, ``test``) of a run folder."""
-    frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
+    frame = RunFolder(run_dir).split(split)
     return set(frame[id_column(frame)].astype(str))
 
 
@@ -242,7 +241,7 @@ def shared_test_ids(soft_run: str | Path, *hard_runs: str | Path) -> list[str]:
     """Test galaxies of the vote-count run that no run trained or validated on (sorted).
 
     Give the vote-count run the hard runs' test galaxies
-    (``train_vote_counts(..., held_out_ids=...)``) so they are all among these.
+    (``training.train('vote-counts', ..., test_ids=...)``) so they are all among these.
     """
     trained: set[str] = set()
     for run in (soft_run, *hard_runs):
@@ -255,12 +254,10 @@ def hard_probabilities(
 ) -> pd.DataFrame:
     """A hard-label run's class probabilities on the galaxies of ``frame`` (``file_loc``
     resolved): id and ``p_<class>``, for the galaxies whose image could be read."""
-    import keras
-
-    run = read_run(run_dir)
-    model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
-    probabilities, readable = predict_frame(model, frame, ImageSpec(**run["image_spec"]), cache_dir=cache_dir,
-                                            batch_size=batch_size)
+    folder = RunFolder(run_dir)
+    run = folder.run()
+    probabilities, readable, _ = predict_frame(folder.model(), frame, ImageSpec(**run["image_spec"]),
+                                               cache_dir=cache_dir, batch_size=batch_size)
     ids = id_column(frame)
     table = pd.DataFrame({ids: readable[ids].astype("string").to_numpy()})
     for i, name in enumerate(run["classes"]):
@@ -274,9 +271,9 @@ def hard_probabilities(
 
 
 def held_out_ids(*runs: str | Path) -> list[str]:
-    """The test galaxies of one or more run folders, sorted: the ``held_out_ids`` to give
-    :func:`galaxy_utils.learn.votes.train_vote_counts` so every hard model's test galaxies are
-    among the vote-count model's test galaxies."""
+    """The test galaxies of one or more run folders, sorted: the ``test_ids`` to give
+    :func:`galaxy_utils.learn.training.train` for the vote counts, so every hard model's test
+    galaxies are among the vote-count model's test galaxies."""
     ids: set[str] = set()
     for run in runs:
         ids |= split_ids(run, "test")
@@ -311,9 +308,9 @@ def compare_runs(
     """
     ids = shared_test_ids(soft_run, hard_run)
     volunteers = _with_ids(catalogue, ids)
-    soft = read_run_table(Path(soft_run) / PREDICTIONS_FILE)
+    soft = RunFolder(soft_run).predictions()
     hard = hard_probabilities(hard_run, volunteers, cache_dir=cache_dir)
-    return compare_hard_soft(volunteers, soft, hard, read_run(hard_run)["task"], truth=truth, **options)
+    return compare_hard_soft(volunteers, soft, hard, RunFolder(hard_run).run()["task"], truth=truth, **options)
 
 
 # --------------------------------------------------------------------------------------

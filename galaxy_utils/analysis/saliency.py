@@ -23,7 +23,8 @@ from galaxy_utils.data.catalogue import FILE_COLUMN, id_column
 from galaxy_utils.data.labels import GZD5_CLASS_ANSWERS
 from galaxy_utils.images.decode import ImageSpec, load_images
 from galaxy_utils.learn.profiles import VOTE_COUNTS
-from galaxy_utils.learn.training import MODEL_FILE, read_predictions, read_run
+from galaxy_utils.learn.runs import RunFolder
+from galaxy_utils.learn.training import read_predictions
 from galaxy_utils.learn.votes import fraction_columns
 
 SCORES = ("output", "logit")
@@ -201,10 +202,9 @@ def run_maps(run_dir, file_locs, targets, *, cache_dir=None) -> tuple[np.ndarray
     differentiated through their logits (the softmax saturates on confident galaxies);
     the vote-count model through the answer's Dirichlet concentration.
     """
-    from pathlib import Path
 
-    run = read_run(run_dir)
-    model = keras.models.load_model(Path(run_dir) / MODEL_FILE)
+    folder = RunFolder(run_dir)
+    run, model = folder.run(), folder.model()
     images = load_images(list(file_locs), ImageSpec(**run["image_spec"]), cache_dir=cache_dir).astype(np.float32)
     images /= 255.0
     score = "output" if run["task"] == "vote-counts" else "logit"

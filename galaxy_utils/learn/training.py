@@ -1,145 +1,48 @@
-"""Train a profile end to end: prepare the catalogue, split, build datasets, fit inside a
-tf.distribute strategy, keep the best model, score the held-out split.
+"""Train a profile end to end, and predict with a trained model: one entry point for every
+kind of run.
 
-A run folder holds everything a later step needs, so figures and notebooks never retrain:
-
-* ``run.json``: the profile, seed, classes, image spec, split sizes, timings, versions;
-* ``history.csv``: one row per epoch (Keras CSVLogger, appended across resumes);
-* ``model.keras``: the best model by validation accuracy;
-* ``metrics.json``: top-level ``accuracy`` on the held-out split, per-class figures and
-  confusion matrices; ``predictions.csv``: one row per held-out galaxy;
-* ``splits/*.csv``: the galaxies of each split; ``backup/``: the state that lets an
-  interrupted run continue from its last finished epoch.
+:func:`train` runs the same steps for every run (open the run folder, read and prepare the
+catalogue, split it, build the datasets, fit inside a tf.distribute strategy keeping the
+best model, score the validation and held-out splits, write metrics and predictions). What
+differs between hard-label and vote-count runs, the targets and the loss and what follows
+from them, is a *kind*: :class:`HardLabels` here, :class:`galaxy_utils.learn.votes.VoteCounts`
+for the vote counts. :func:`predict` classifies a catalogue with a saved model. The files
+of a run folder are :class:`galaxy_utils.learn.runs.RunFolder`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import platform
 import time
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
 from galaxy_utils.data import labels as labels_module
-from galaxy_utils.data.catalogue import FILE_COLUMN, GALAXY10, LABEL_COLUMN, CatalogueError, id_column, resolve_images
-from galaxy_utils.data.files import file_sha1, project_root
+from galaxy_utils.data.catalogue import (
+    DEFAULT_MIN_VOTES,
+    FILE_COLUMN,
+    GALAXY10,
+    LABEL_COLUMN,
+    CatalogueError,
+    id_column,
+    resolve_images,
+)
+from galaxy_utils.data.files import file_sha1
 from galaxy_utils.data.formats import extract_galaxy10_images
 from galaxy_utils.data.prepare import prepare_catalogue
 from galaxy_utils.data.read import read_catalogue
-from galaxy_utils.images.augmentation import balance_by_dihedral, predict_dihedral_tta
+from galaxy_utils.images.augmentation import balance_by_dihedral
 from galaxy_utils.images.decode import ImageSpec
 from galaxy_utils.learn.dataset import balanced_train_test, make_dataset, split_catalogue
 from galaxy_utils.learn.evaluation import classification_metrics, prediction_table
-from galaxy_utils.learn.profiles import Profile
+from galaxy_utils.learn.models import build_model
+from galaxy_utils.learn.profiles import VOTE_COUNTS, Profile
 from galaxy_utils.learn.profiles import profile as get_profile
-
-RUN_FILE = "run.json"
-HISTORY_FILE = "history.csv"
-MODEL_FILE = "model.keras"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.csv"
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
-
-
-def make_strategy(name: str = "auto"):
-    """The tf.distribute strategy to train in.
-
-    ``auto``: MirroredStrategy when more than one GPU is visible, else the default
-    (single-device) strategy. ``mirrored``: every visible GPU, or every logical CPU device
-    when there is no GPU (how the tests exercise the multi-device path on a laptop).
-    ``multi-worker``: MultiWorkerMirroredStrategy, configured by the ``TF_CONFIG``
-    environment variable on each machine. The model code is the same in every case.
-    """
-    import tensorflow as tf
-
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "auto" and len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-@contextlib.contextmanager
-def _known_keras_warnings():
-    """Silence two Keras warnings that are expected here, and only those.
-
-    The input pipeline skips unreadable images, so its length is unknown in advance and
-    Keras warns "Your input ran out of data" at the end of every epoch; and ``fit`` warns
-    that it ignores ``shuffle`` for a tf.data pipeline (which shuffles itself).
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
-        warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
-        yield
-
-
-def portable_path(location):
-    """A path relative to the project root where it lies inside it (else unchanged): what
-    committed run folders record, so they work on any clone."""
-    if not isinstance(location, str | Path):
-        return location
-    try:
-        return Path(location).resolve().relative_to(project_root()).as_posix()
-    except ValueError:
-        return str(location)
-
-
-def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a run's table (splits, predictions) with ``file_loc`` :func:`portable_path`."""
-    if "file_loc" in frame.columns:
-        frame = frame.assign(file_loc=frame["file_loc"].map(portable_path))
-    frame.to_csv(path, index=False)
-
-
-def read_run_table(path: str | Path) -> pd.DataFrame:
-    """Read a table written by :func:`write_run_table`: ids as text, ``file_loc`` absolute."""
-    table = pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"})
-    if "file_loc" in table.columns:
-        root = project_root()
-        table["file_loc"] = [
-            str(root / p) if isinstance(p, str) and not Path(p).is_absolute() else p for p in table["file_loc"]
-        ]
-    return table
-
-
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
-    path = Path(run_dir) / HISTORY_FILE
-    if not path.exists() or path.stat().st_size == 0:  # CSVLogger creates it empty at the start
-        return pd.DataFrame(columns=["epoch"])
-    history = pd.read_csv(path)
-    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
-
-
-def read_run(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / RUN_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a training run folder?")
-    return json.loads(path.read_text())
-
-
-def _versions() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-    }
+from galaxy_utils.learn.runs import RunFolder, json_safe, load_model, portable_path, predict_frame, versions
+from galaxy_utils.learn.votes import VoteCounts
 
 
 def _subsample(catalogue: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -165,94 +68,6 @@ def require_every_class(catalogue: pd.DataFrame, class_names, where: str) -> Non
             f"no galaxies of class {', '.join(empty)} in {where} (galaxies per class: {found}); "
             "every class needs galaxies to train on: use a larger catalogue or check its labels"
         )
-
-
-def open_run(out: Path, fingerprint: dict) -> dict | None:
-    """Make ``out`` ready for the run ``fingerprint`` describes; the metrics if it is done.
-
-    A folder holding a *different* run (other task, profile, seed, held-out galaxies or
-    catalogue) is refused rather than overwritten; an unfinished run of the same
-    fingerprint is continued by the caller (``fit_run`` resumes from ``backup/``).
-    """
-    if (out / RUN_FILE).exists():
-        previous = read_run(out)
-        if previous.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"{out} holds another run ({previous.get('task')}, profile "
-                f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
-                "or another catalogue); choose another --out, or delete the folder to retrain"
-            )
-        if (out / METRICS_FILE).exists() and previous.get("finished"):
-            return json.loads((out / METRICS_FILE).read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    return None
-
-
-def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
-            extra_callbacks=None, verbose: int = 2):
-    """Fit a model in a run folder and return the best one; shared by every kind of run.
-
-    Builds the model with ``build()`` inside the tf.distribute strategy; resumes from
-    ``backup/`` after an interruption; keeps the best epoch by ``monitor`` (a resumed run
-    only replaces a model that beats the best epoch already logged); logs every epoch to
-    ``history.csv``; stops early when the profile says so. Records the strategy and the
-    fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
-    check that it is the same run, and after every epoch, so ``fit_seconds`` adds up every
-    sitting of a run that was interrupted (``fit_sittings`` counts them).
-    """
-    import keras
-
-    mode = "max" if "accuracy" in monitor else "min"
-    dist = make_strategy(strategy)
-    run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
-    history = read_history(out)
-    # A resumed run adds this sitting's fitting time to the earlier sittings'.
-    earlier = read_run(out) if len(history) and (out / RUN_FILE).exists() else {}
-    run["fit_sittings"] = int(earlier.get("fit_sittings", 0)) + 1
-    earlier_seconds = float(earlier.get("fit_seconds", 0.0))
-    run["fit_seconds"] = earlier_seconds
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-    best_so_far = None
-    if len(history) and monitor in history:
-        best_so_far = float(history[monitor].max() if mode == "max" else history[monitor].min())
-    with dist.scope():
-        model = build()
-    started = time.time()
-
-    def record_fit_time(epoch, logs):
-        run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
-        (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-
-    callbacks = [
-        # First, so an epoch is backed up before anything else records it.
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        # Then the time so far, so a run killed after this epoch still says how long it trained.
-        keras.callbacks.LambdaCallback(on_epoch_end=record_fit_time),
-        keras.callbacks.ModelCheckpoint(str(out / MODEL_FILE), monitor=monitor, mode=mode, save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
-        *(extra_callbacks or []),
-    ]
-    if prof.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=prof.early_stopping_patience)
-        )
-    with _known_keras_warnings():
-        model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
-                  callbacks=callbacks, verbose=verbose)
-    run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
-    return keras.models.load_model(out / MODEL_FILE)
-
-
-def finish_run(out: Path, run: dict, started: float) -> None:
-    """Mark a run folder finished (epochs, time, devices): a rerun then returns its metrics."""
-    import tensorflow as tf
-
-    run["epochs_run"] = int(len(read_history(out)))
-    run["total_seconds"] = round(time.time() - started, 1)
-    run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
-    run["finished"] = True
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
 
 
 def split_for_profile(
@@ -285,6 +100,61 @@ def split_for_profile(
     return {"train": train, "validation": validation, "test": test}, None
 
 
+class HardLabels:
+    """Hard-label runs: one class per galaxy, chosen by thresholds on the vote fractions
+    (:mod:`galaxy_utils.data.labels`); softmax and cross-entropy; the best epoch by
+    validation accuracy."""
+
+    monitor = "val_accuracy"
+
+    def __init__(self, task: str, keep_uncertain: bool = False):
+        self.task, self.keep_uncertain = task, keep_uncertain
+        self.class_names = labels_module.class_names(task, keep_uncertain)
+
+    def fingerprint(self, test_ids) -> dict:
+        return {"keep_uncertain": self.keep_uncertain,
+                "test_ids": None if test_ids is None else sorted(map(str, test_ids))}
+
+    def prepare(self, catalogue: pd.DataFrame, image_root, prof: Profile, *, seed: int, source) -> tuple:
+        prepared, log = prepare_catalogue(catalogue, image_root, self.task, keep_uncertain=self.keep_uncertain,
+                                          verify="verify")
+        require_every_class(prepared, self.class_names, f"{source} after preparing it for {self.task}")
+        return _subsample(prepared, prof.max_galaxies, seed), log
+
+    def split(self, prepared: pd.DataFrame, prof: Profile, *, seed: int, test_ids) -> tuple[dict, dict]:
+        """The splits (:func:`split_for_profile`) and what ``run.json`` records about them."""
+        splits, balance_report = split_for_profile(prepared, prof, self.class_names, seed=seed, test_ids=test_ids)
+        require_every_class(splits["train"], self.class_names, "the training split")
+        return splits, {
+            "classes": self.class_names,
+            "keep_uncertain": self.keep_uncertain,
+            "balancing": None if balance_report is None else balance_report.reset_index().to_dict(orient="records"),
+            "class_counts": {
+                name: frame[LABEL_COLUMN].value_counts().reindex(self.class_names, fill_value=0).astype(int).to_dict()
+                for name, frame in splits.items()
+            },
+        }
+
+    def dataset_options(self, frame: pd.DataFrame) -> dict:
+        return {"class_names": self.class_names}
+
+    def build(self, prof: Profile, spec: ImageSpec):
+        return build_model(prof.model, spec.shape, len(self.class_names), learning_rate=prof.learning_rate)
+
+    def score(self, probabilities: np.ndarray, readable: pd.DataFrame) -> dict:
+        y_true = readable[LABEL_COLUMN].map({c: i for i, c in enumerate(self.class_names)}).to_numpy()
+        return classification_metrics(y_true, probabilities, self.class_names)
+
+    def predictions(self, probabilities: np.ndarray, readable: pd.DataFrame) -> pd.DataFrame:
+        ids = id_column(readable)
+        table = prediction_table(readable[ids], readable[FILE_COLUMN], probabilities, self.class_names, id_name=ids)
+        table.insert(2, "true_class", readable[LABEL_COLUMN].to_numpy())
+        return table
+
+    def metric_notes(self) -> dict:
+        return {}
+
+
 def train(
     task: str,
     catalog: str | Path,
@@ -300,130 +170,88 @@ def train(
     extra_callbacks: list | None = None,
     test_ids=None,
     catalog_format: str | None = None,
+    truth: str | Path | None = "auto",
+    min_votes: int = DEFAULT_MIN_VOTES,
 ) -> dict:
-    """Train ``task`` with a named profile into the run folder ``out``; returns the metrics.
+    """Train ``task`` (a class task, or ``vote-counts``) with a named profile into the run
+    folder ``out``; returns the metrics.
 
     Rerunning with the same ``out`` after an interruption continues from the last finished
     epoch (Keras BackupAndRestore); rerunning a finished run returns its metrics without
-    retraining. A run folder holding a *different* run (other profile, seed, task or
-    catalogue) is refused rather than overwritten. ``test_ids``: score on exactly these
-    galaxies (see :func:`split_for_profile`). ``catalog_format``: read the catalogue as this
-    format rather than the detected one (:data:`galaxy_utils.data.catalogue.FORMATS`).
+    retraining. A run folder holding a *different* run (other profile, seed, task, held-out
+    galaxies or catalogue) is refused rather than overwritten. ``test_ids``: score on these
+    galaxies (class tasks: exactly these, see :func:`split_for_profile`; vote counts: these
+    among the test split, see :func:`galaxy_utils.learn.votes.split_votes`).
+    ``catalog_format``: read the catalogue as this format rather than the detected one
+    (:data:`galaxy_utils.data.catalogue.FORMATS`). Vote counts only: ``truth``, the mock
+    survey's ``truth.csv`` (``'auto'``: one beside the catalogue if there is one; ``None``:
+    volunteers only); ``min_votes``, the fewest classifications a galaxy needs.
     """
-    import keras
-
-    from galaxy_utils.learn.models import build_model  # imports Keras: delays TensorFlow
-
+    if task == VOTE_COUNTS:
+        if keep_uncertain:
+            raise ValueError("keep_uncertain is for class tasks; vote-count runs have no classes")
+        kind = VoteCounts(catalog, truth=truth, min_votes=min_votes)
+    else:
+        kind = HardLabels(task, keep_uncertain)
     prof: Profile = get_profile(task, profile_name)
-    out = Path(out)
-    fingerprint = {
-        "task": task, "profile": prof.to_dict(), "seed": seed, "keep_uncertain": keep_uncertain,
-        "catalog_sha1": file_sha1(catalog),
-        "test_ids": None if test_ids is None else sorted(map(str, test_ids)),
-    }
-    finished = open_run(out, fingerprint)
+    folder = RunFolder(out)
+    fingerprint = {"task": task, "profile": prof.to_dict(), "seed": seed, "catalog_sha1": file_sha1(catalog),
+                   **kind.fingerprint(test_ids)}
+    finished = folder.open(fingerprint)
     if finished is not None:
         return finished
-    cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
+    cache_dir = Path(cache_dir) if cache_dir else folder.path.parent / "cache"
     started = time.time()
 
     keras.utils.set_random_seed(seed)
-    class_names = labels_module.class_names(task, keep_uncertain)
     catalogue = read_catalogue(catalog, format=catalog_format)
-    prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
-    require_every_class(prepared, class_names, f"{catalog} after preparing it for {task}")
-    prepared = _subsample(prepared, prof.max_galaxies, seed)
-    splits, balance_report = split_for_profile(prepared, prof, class_names, seed=seed, test_ids=test_ids)
-    require_every_class(splits["train"], class_names, "the training split")
-    (out / "splits").mkdir(exist_ok=True)
-    for name, frame in splits.items():
-        write_run_table(frame, out / "splits" / f"{name}.csv")
+    prepared, log = kind.prepare(catalogue, image_root, prof, seed=seed, source=catalog)
+    splits, about_splits = kind.split(prepared, prof, seed=seed, test_ids=test_ids)
+    folder.write_splits(splits)
 
     spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
     skipped: list[dict] = []
     datasets = {
         name: make_dataset(
-            frame, class_names, spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
+            splits[name], spec=spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
             augment=prof.random_augment and name == "train", cache_dir=cache_dir, skipped=skipped,
+            **kind.dataset_options(splits[name]),
         )
-        for name, frame in splits.items()
+        for name in ("train", "validation")
     }
     held_out = "test"
-
     run = {
         "fingerprint": fingerprint,
         "finished": False,
         "task": task,
         "profile": prof.to_dict(),
         "seed": seed,
-        "classes": class_names,
-        "keep_uncertain": keep_uncertain,
         "image_spec": asdict(spec),
-        "balancing": None if balance_report is None else balance_report.reset_index().to_dict(orient="records"),
         "catalog": portable_path(catalog),
         "catalog_format": catalogue.attrs.get("format"),
         "preprocessing": log.table().to_dict(orient="records"),
         "split_sizes": {name: int(len(frame)) for name, frame in splits.items()},
-        "class_counts": {
-            name: frame[LABEL_COLUMN].value_counts().reindex(class_names, fill_value=0).astype(int).to_dict()
-            for name, frame in splits.items()
-        },
+        **about_splits,
         "held_out_split": held_out,
-        "versions": _versions(),
+        "versions": versions(),
     }
-
-    best = fit_run(
-        out, run, lambda: build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate),
-        datasets, prof, strategy=strategy, monitor="val_accuracy", extra_callbacks=extra_callbacks, verbose=verbose,
-    )
+    best = folder.fit(run, lambda: kind.build(prof, spec), datasets, prof, strategy=strategy, monitor=kind.monitor,
+                      extra_callbacks=extra_callbacks, verbose=verbose)
     metrics = {}
     for name in ("validation", held_out):
-        with _known_keras_warnings():
-            probabilities = best.predict(datasets[name], verbose=0)
-        unreadable = {row["id"] for row in skipped}
-        frame = splits[name]
-        frame = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
-        y_true = frame[LABEL_COLUMN].map({c: i for i, c in enumerate(class_names)}).to_numpy()
-        metrics[name] = classification_metrics(y_true, probabilities, class_names)
+        outputs, readable, unreadable = predict_frame(best, splits[name], spec, cache_dir=cache_dir,
+                                                      batch_size=prof.batch_size)
+        skipped += unreadable
+        metrics[name] = kind.score(outputs, readable)
+        if name == held_out:
+            folder.write_predictions(kind.predictions(outputs, readable))
     metrics = {**metrics[held_out], "validation": metrics["validation"]}
-    metrics.update(split=held_out, task=task, profile=profile_name, seed=seed, unreadable_images=skipped)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
-    predictions = prediction_table(frame[id_column(frame)], frame["file_loc"], probabilities, class_names,
-                                   id_name=id_column(frame))
-    predictions.insert(2, "true_class", frame[LABEL_COLUMN].to_numpy())
-    write_run_table(predictions, out / PREDICTIONS_FILE)
-    finish_run(out, run, started)
+    metrics.update(split=held_out, task=task, profile=profile_name, seed=seed,
+                   unreadable_images=list({row["id"]: row for row in skipped}.values()), **kind.metric_notes())
+    metrics = json_safe(metrics)
+    folder.write_metrics(metrics)
+    folder.finish(run, started)
     return metrics
-
-
-def environment_for_cpu_devices(n: int) -> None:
-    """Split the CPU into ``n`` logical devices (before TensorFlow starts): lets the
-    MirroredStrategy path run, and be tested, on a machine without GPUs."""
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-
-
-
-def load_model(path: str | Path):
-    """A saved Keras model; a missing file or one Keras cannot read (truncated, not a
-    ``.keras`` archive) is one clear error naming the file."""
-    import keras
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model not found: {path}")
-    try:
-        return keras.models.load_model(path)
-    except Exception as err:  # Keras raises ValueError, OSError, BadZipFile, KeyError... for a broken file
-        # Keras words a damaged archive as "File not found"; say what is actually wrong.
-        import zipfile
-
-        why = "not a zip archive: truncated, or not a .keras file" if not zipfile.is_zipfile(path) else (
-            f"{type(err).__name__} while loading it"
-        )
-        raise ValueError(f"{path} is not a readable Keras model ({why}); was it copied completely?") from err
 
 
 def predict(
@@ -450,8 +278,7 @@ def predict(
     column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
     0-based row numbers, so every prediction can be traced back to its row.
     """
-    model_path = Path(model_path)
-    run = read_run(model_path.parent)
+    run = RunFolder.of_model(model_path).run()
     spec = ImageSpec(**run["image_spec"])
     class_names = run["classes"]
     model = load_model(model_path)  # before any work: a broken model is found at once
@@ -463,15 +290,10 @@ def predict(
         catalogue.insert(0, "id", pd.Series(range(len(catalogue)), index=catalogue.index).astype("string"))
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
-    skipped: list[dict] = []
-    dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
-                           skipped=skipped)
-    with _known_keras_warnings():
-        probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+    probabilities, readable, skipped = predict_frame(model, frame, spec, tta=tta, cache_dir=cache_dir,
+                                                     batch_size=batch_size)
     ids = id_column(frame)
-    unreadable_ids = {row["id"] for row in skipped}
-    readable = frame[~frame[ids].astype("string").isin(unreadable_ids)]
-    table = prediction_table(readable[ids], readable["file_loc"], probabilities, class_names, threshold, id_name=ids)
+    table = prediction_table(readable[ids], readable[FILE_COLUMN], probabilities, class_names, threshold, id_name=ids)
     unreadable = pd.concat(
         [
             located.report.removed.rename(columns={"id": ids}),
@@ -487,7 +309,6 @@ def predict(
             unreadable.to_csv(out.with_suffix(".unreadable.csv"), index=False)
     return table, unreadable
 
-
 def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_root: str | Path, *,
                        seed: int = 0) -> list[str]:
     """Test galaxies for the 'uncertain'-class model that match a four-class run's test set.
@@ -497,8 +318,8 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
     galaxies plus as many uncertain galaxies as it has per class, drawn with ``seed``,
     so both models are scored on the same confident galaxies.
     """
-    run = read_run(reference_run)
-    reference = read_run_table(Path(reference_run) / "splits" / "test.csv")
+    reference_folder = RunFolder(reference_run)
+    run, reference = reference_folder.run(), reference_folder.split("test")
     ids = id_column(reference)
     catalogue = read_catalogue(catalog)
     labelled, _ = prepare_catalogue(catalogue, image_root, run["task"], keep_uncertain=True, verify="exists")
@@ -510,8 +331,8 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
 
 def read_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
     """A run's test-split predictions: (table, true class indices, probabilities, classes)."""
-    classes = read_run(run_dir)["classes"]
-    table = read_run_table(Path(run_dir) / PREDICTIONS_FILE)
+    folder = RunFolder(run_dir)
+    classes, table = folder.run()["classes"], folder.predictions()
     probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
     y_true = table["true_class"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     return table, y_true, probabilities, classes

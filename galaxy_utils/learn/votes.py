@@ -29,11 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -55,7 +51,7 @@ from galaxy_utils.data.catalogue import (
     id_column,
     resolve_images,
 )
-from galaxy_utils.data.files import TRUTH_NAME, file_sha1
+from galaxy_utils.data.files import TRUTH_NAME
 from galaxy_utils.data.labels import (
     answer_slices,
     class_probabilities,
@@ -64,24 +60,11 @@ from galaxy_utils.data.labels import (
     read_truth,
     truth_labels,
 )
-from galaxy_utils.data.read import read_catalogue
-from galaxy_utils.images.decode import ImageSpec
-from galaxy_utils.learn.dataset import make_dataset, split_catalogue
+from galaxy_utils.learn.dataset import split_catalogue
 from galaxy_utils.learn.evaluation import classification_metrics
 from galaxy_utils.learn.models import ARCHITECTURES
-from galaxy_utils.learn.profiles import VOTE_COUNTS, Profile
-from galaxy_utils.learn.profiles import profile as get_profile
-from galaxy_utils.learn.training import (
-    METRICS_FILE,
-    _known_keras_warnings,
-    _versions,
-    finish_run,
-    fit_run,
-    open_run,
-    portable_path,
-    read_run_table,
-    write_run_table,
-)
+from galaxy_utils.learn.profiles import Profile
+from galaxy_utils.learn.runs import RunFolder
 
 MIN_CONCENTRATION = 1.0
 MAX_CONCENTRATION = 100.0
@@ -96,7 +79,6 @@ volunteers reached it (Walmsley et al. 2022 use the same 50% cut for their per-q
 figures): the fractions of a question two of forty people reached are mostly noise."""
 
 DERIVED_TASKS = (labels_module.FOUR_CLASS, labels_module.THREE_CLASS)
-PREDICTIONS_FILE = "predictions.csv"
 
 
 # --------------------------------------------------------------------------------------
@@ -360,7 +342,7 @@ def derived_class_metrics(
 def vote_metrics(
     volunteers: pd.DataFrame, concentrations, truth: pd.DataFrame | None = None, **question_options
 ) -> dict:
-    """Everything :func:`train_vote_counts` writes for one split: the loss, per-question
+    """Everything a vote-count run writes for one split: the loss, per-question
     fraction errors and confident accuracies, and the derived four- and three-class scores."""
     soft = labels_module.soft_targets(volunteers)
     predicted = fraction_table(concentrations, index=volunteers.index)
@@ -397,44 +379,8 @@ def format_metrics(metrics: dict) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Prediction and training
+# Preparing, splitting and predicting a vote-count run
 # --------------------------------------------------------------------------------------
-
-
-class _RetracingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-@contextmanager
-def _no_retracing_warning():
-    """Silence TensorFlow's "N out of the last M calls ... triggered tf.function retracing"
-    warning, and only it, while predicting. It is expected and harmless here: every loaded
-    model builds its own predict function, traced once for full batches and once for the
-    smaller last batch, so comparing a few saved models in one process trips TensorFlow's
-    frequent-retracing heuristic although nothing is retraced in a loop."""
-    logger, only = logging.getLogger("tensorflow"), _RetracingFilter()
-    logger.addFilter(only)
-    try:
-        yield
-    finally:
-        logger.removeFilter(only)
-
-
-def predict_frame(model, frame: pd.DataFrame, spec, *, cache_dir=None, batch_size: int = 64):
-    """Run ``model`` on every galaxy of ``frame`` (``file_loc`` resolved), in order.
-
-    Returns ``(outputs, readable)``: the model's outputs for the galaxies whose image could
-    be read, and those rows of ``frame``; the rest are skipped with a warning.
-    """
-    skipped: list[dict] = []
-    dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
-                           skipped=skipped)
-    with _known_keras_warnings(), _no_retracing_warning():
-        outputs = model.predict(dataset, verbose=0)
-    unreadable = {row["id"] for row in skipped}
-    readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
-    return np.asarray(outputs), readable
 
 
 def prediction_table(frame: pd.DataFrame, concentrations) -> pd.DataFrame:
@@ -488,131 +434,59 @@ def split_votes(
     return {"train": train, "validation": validation, "test": test}
 
 
-def _json_safe(value):
-    """``value`` with every NaN or infinity replaced by None (null: strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+class VoteCounts:
+    """Vote-count runs, the kind :func:`galaxy_utils.learn.training.train` runs for the
+    ``vote-counts`` task: every question's counts as targets, the Dirichlet-multinomial loss,
+    the best epoch by validation loss, scored by :func:`vote_metrics`."""
 
+    monitor = "val_loss"
 
-def train_vote_counts(
-    catalog: str | Path,
-    image_root: str | Path,
-    profile_name: str,
-    out: str | Path,
-    *,
-    seed: int = 0,
-    strategy: str = "auto",
-    cache_dir: str | Path | None = None,
-    verbose: int = 2,
-    held_out_ids: Iterable[str] | None = None,
-    truth: str | Path | None = "auto",
-    min_votes: int = DEFAULT_MIN_VOTES,
-    extra_callbacks: list | None = None,
-    catalog_format: str | None = None,
-) -> dict:
-    """Train the vote-count model with a ``vote-counts`` profile into the run folder ``out``.
+    def __init__(self, catalog, *, truth: str | Path | None = "auto", min_votes: int = DEFAULT_MIN_VOTES):
+        if truth == "auto":
+            candidate = Path(catalog).parent / TRUTH_NAME
+            truth = candidate if candidate.is_file() else None
+        self.truth, self.min_votes = truth, min_votes
+        self.truth_table = read_truth(truth) if truth is not None else None
 
-    The run folder follows :func:`galaxy_utils.learn.training.train`: ``run.json``,
-    ``history.csv``, ``model.keras`` (the best epoch by validation loss), ``metrics.json``
-    (:func:`vote_metrics` of the test split at the top level, of the validation split under
-    ``validation``; a figure that cannot be computed, such as an accuracy on no galaxies,
-    is null), ``predictions.csv`` (:func:`prediction_table` of the test split),
-    ``splits/*.csv`` and ``backup/``. An interrupted run resumes from its last finished
-    epoch; a finished run returns its metrics; a folder holding another run is refused.
+    def fingerprint(self, test_ids) -> dict:
+        held_out = None if test_ids is None else sorted(map(str, test_ids))
+        return {"min_votes": self.min_votes,
+                "held_out_sha1": None if held_out is None else hashlib.sha1("\n".join(held_out).encode()).hexdigest()}
 
-    ``held_out_ids`` go to the test split (:func:`split_votes`). ``truth``: the mock
-    survey's ``truth.csv``; ``'auto'`` uses one beside the catalogue if there is one, and
-    ``None`` scores against volunteers only. ``catalog_format`` overrides the detected format.
-    """
+    def prepare(self, catalogue: pd.DataFrame, image_root, prof: Profile, *, seed: int, source) -> tuple:
+        return prepare_vote_catalogue(catalogue, image_root, min_votes=self.min_votes)
 
-    prof = get_profile(VOTE_COUNTS, profile_name)
-    out = Path(out)
-    held_out = sorted(map(str, held_out_ids)) if held_out_ids is not None else None
-    fingerprint = {
-        "task": VOTE_COUNTS, "profile": prof.to_dict(), "seed": seed, "min_votes": min_votes,
-        "catalog_sha1": file_sha1(catalog),
-        "held_out_sha1": None if held_out is None else hashlib.sha1("\n".join(held_out).encode()).hexdigest(),
-    }
-    finished = open_run(out, fingerprint)
-    if finished is not None:
-        return finished
-    cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
-    if truth == "auto":
-        candidate = Path(catalog).parent / TRUTH_NAME
-        truth = candidate if candidate.is_file() else None
-    truth_table = read_truth(truth) if truth is not None else None
-    started = time.time()
+    def split(self, prepared: pd.DataFrame, prof: Profile, *, seed: int, test_ids) -> tuple[dict, dict]:
+        """The splits (:func:`split_votes`) and what ``run.json`` records about them."""
+        held_out = None if test_ids is None else sorted(map(str, test_ids))
+        splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)
+        held_ids = set(held_out or ())
+        return splits, {
+            "questions": {q.name: list(q.answers) for q in tree.QUESTIONS},
+            "outputs": fraction_columns(),
+            "truth": None if self.truth is None else str(self.truth),
+            "held_out_ids": None if held_out is None else {
+                "given": len(held_ids),
+                "in_test_split": int(splits["test"][id_column(prepared)].astype("string").isin(held_ids).sum()),
+            },
+        }
 
-    keras.utils.set_random_seed(seed)
-    catalogue = read_catalogue(catalog, format=catalog_format)
-    prepared, log = prepare_vote_catalogue(catalogue, image_root, min_votes=min_votes)
-    splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)
-    (out / "splits").mkdir(exist_ok=True)
-    for name, frame in splits.items():
-        write_run_table(frame, out / "splits" / f"{name}.csv")
+    def dataset_options(self, frame: pd.DataFrame) -> dict:
+        return {"class_names": None,
+                "targets": labels_module.soft_targets(frame).counts.to_numpy(dtype=np.int32)}
 
-    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
-    datasets = {
-        name: make_dataset(
-            splits[name], None, spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
-            augment=prof.random_augment and name == "train", cache_dir=cache_dir,
-            targets=labels_module.soft_targets(splits[name]).counts.to_numpy(dtype=np.int32),
-        )
-        for name in ("train", "validation")
-    }
-    held_ids = set(held_out or ())
-    run = {
-        "fingerprint": fingerprint,
-        "finished": False,
-        "task": VOTE_COUNTS,
-        "profile": prof.to_dict(),
-        "seed": seed,
-        "questions": {q.name: list(q.answers) for q in tree.QUESTIONS},
-        "outputs": fraction_columns(),
-        "image_spec": asdict(spec),
-        "catalog": portable_path(catalog),
-        "catalog_format": catalogue.attrs.get("format"),
-        "truth": None if truth is None else str(truth),
-        "preprocessing": log.table().to_dict(orient="records"),
-        "split_sizes": {name: int(len(frame)) for name, frame in splits.items()},
-        "held_out_ids": None if held_out is None else {
-            "given": len(held_ids),
-            "in_test_split": int(splits["test"][id_column(prepared)].astype("string").isin(held_ids).sum()),
-        },
-        "held_out_split": "test",
-        "versions": _versions(),
-    }
-    best = fit_run(
-        out, run, lambda: build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate), datasets, prof,
-        strategy=strategy, monitor="val_loss", extra_callbacks=extra_callbacks, verbose=verbose,
-    )
-    metrics, unreadable = {}, []
-    for name in ("validation", "test"):
-        concentrations, readable = predict_frame(best, splits[name], spec, cache_dir=cache_dir,
-                                                 batch_size=prof.batch_size)
-        unreadable += sorted(set(splits[name][id_column(readable)].astype(str)) - set(readable[id_column(readable)]))
-        metrics[name] = vote_metrics(readable, concentrations, truth_table)
-        if name == "test":
-            write_run_table(prediction_table(readable, concentrations), out / PREDICTIONS_FILE)
-    metrics = {**metrics["test"], "validation": metrics["validation"]}
-    metrics.update(
-        split="test", task=VOTE_COUNTS, profile=profile_name, seed=seed, unreadable_images=unreadable,
-        definitions={
-            "confident_fraction": CONFIDENT_FRACTION, "confident_votes": CONFIDENT_VOTES,
-            "well_sampled": WELL_SAMPLED, "truth": run["truth"],
-        },
-    )
-    metrics = _json_safe(metrics)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    finish_run(out, run, started)
-    return metrics
+    def build(self, prof: Profile, spec):
+        return build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate)
+
+    def score(self, concentrations: np.ndarray, readable: pd.DataFrame) -> dict:
+        return vote_metrics(readable, concentrations, self.truth_table)
+
+    def predictions(self, concentrations: np.ndarray, readable: pd.DataFrame) -> pd.DataFrame:
+        return prediction_table(readable, concentrations)
+
+    def metric_notes(self) -> dict:
+        return {"definitions": {"confident_fraction": CONFIDENT_FRACTION, "confident_votes": CONFIDENT_VOTES,
+                                "well_sampled": WELL_SAMPLED, "truth": None if self.truth is None else str(self.truth)}}
 
 
 # --------------------------------------------------------------------------------------
@@ -628,7 +502,7 @@ def run_fractions(run_dir: str | Path, catalogue: pd.DataFrame) -> tuple[pd.Data
     order; ``predicted``: the run's predicted fractions as a :func:`fraction_table`. Ready
     for :func:`question_metrics` and :func:`galaxy_utils.report.plots_votes.fraction_scatter`.
     """
-    saved = read_run_table(Path(run_dir) / PREDICTIONS_FILE)
+    saved = RunFolder(run_dir).predictions()
     ids = id_column(catalogue)
     keyed = catalogue.set_index(catalogue[ids].astype("string").to_numpy())
     known = saved[ids].astype("string").isin(keyed.index).to_numpy()

@@ -30,16 +30,13 @@ from galaxy_utils.learn.dataset import catalogue_images
 from galaxy_utils.learn.evaluation import classification_metrics, coverage_curve
 from galaxy_utils.learn.models import build_model
 from galaxy_utils.learn.profiles import VOTE_COUNTS
+from galaxy_utils.learn.runs import RunFolder, read_run_table, write_run_table
 from galaxy_utils.learn.training import (
     predict,
-    read_history,
     read_predictions,
-    read_run,
-    read_run_table,
     train,
-    write_run_table,
 )
-from galaxy_utils.learn.votes import run_fractions, train_vote_counts
+from galaxy_utils.learn.votes import run_fractions
 from galaxy_utils.mock import MOCK_SURVEYS
 from galaxy_utils.report import plots
 from galaxy_utils.report.plots_votes import (
@@ -56,9 +53,6 @@ DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cut
 FOUR = labels.FOUR_CLASS
 THREE = labels.THREE_CLASS
 FOUR_UNCERTAIN = "four-class-uncertain"
-SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
-BASELINE_FILE = "baseline.json"
-COMPARISON_DIR = "comparison"  # hard against soft, in the vote-count run folder, a folder per task
 SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
 # Raised when the comparison's table changes, so saved comparisons are computed again
 # (2: the hard model's thresholded coverage and accuracy).
@@ -94,7 +88,7 @@ def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The survey a saved run was trained on (images resolved) and its truth. A committed
     faithful run names a larger mock survey than the default; a fresh clone generates it
     here (:func:`galaxy_utils.config.ensure_run_data`) before its images are drawn."""
-    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True)
+    catalog = ensure_run_data(RunFolder(run_dir).run()["catalog"], progress=True)
     catalogue = resolve_images(read_catalogue(catalog), catalog.parent / "images", verify="exists").catalogue
     return catalogue, _truth_beside(catalog)
 
@@ -107,8 +101,8 @@ def data_names() -> dict[str, str]:
 
 def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
     """'mock survey, fast profile' (from the run itself when given): every caption names both."""
-    if run_dir is not None and (Path(run_dir) / "run.json").exists():
-        run = read_run(run_dir)
+    if run_dir is not None and RunFolder(run_dir).exists():
+        run = RunFolder(run_dir).run()
         folder = Path(run["catalog"]).parent.name
         return f"{data_names().get(folder, folder)}, {run['profile']['name']} profile"
     return f"{data_names()[s.data]}, {s.profile} profile"
@@ -118,7 +112,7 @@ def best_run(s: Settings, task: str) -> Path:
     """The faithful run of a task when one was made (results/), else the settings' own run."""
     for candidate in (settings(s.data, "faithful"), s):
         run_dir = candidate.run_dir(task)
-        if (run_dir / "metrics.json").exists():
+        if RunFolder(run_dir).has_metrics():
             return run_dir
     return s.run_dir(task)
 
@@ -190,7 +184,7 @@ def recipe_steps(file_loc: str):
 
 def balance_table(run_dir: Path) -> pd.DataFrame:
     """Originals and augmented copies per class of a run's training split."""
-    return pd.DataFrame(read_run(run_dir)["balancing"]).set_index("class")
+    return pd.DataFrame(RunFolder(run_dir).run()["balancing"]).set_index("class")
 
 
 # -- training and results --------------------------------------------------------------
@@ -200,12 +194,10 @@ def architecture(run_dir: Path):
     """A run's network, layer by layer. From its saved model, or, where the model was too
     big to commit (the faithful four-class one), the same architecture rebuilt from
     ``run.json``: the drawing and the parameter count need no trained weights."""
-    import keras
-
-    run = read_run(run_dir)
-    path = Path(run_dir) / "model.keras"
-    if path.exists():
-        model = keras.models.load_model(path)
+    folder = RunFolder(run_dir)
+    run = folder.run()
+    if folder.model_file.exists():
+        model = folder.model()
     else:
         model = build_model(run["profile"]["model"], ImageSpec(**run["image_spec"]).shape, len(run["classes"]),
                             learning_rate=run["profile"]["learning_rate"])
@@ -214,12 +206,12 @@ def architecture(run_dir: Path):
 
 
 def learning_curves(run_dir: Path, s: Settings):
-    run = read_run(run_dir)
-    return plots.learning_curves(read_history(run_dir), title=f"{run['task']} ({caption_tag(s, run_dir)})")
+    run = RunFolder(run_dir).run()
+    return plots.learning_curves(RunFolder(run_dir).history(), title=f"{run['task']} ({caption_tag(s, run_dir)})")
 
 
 def metrics(run_dir: Path) -> dict:
-    return json.loads((Path(run_dir) / "metrics.json").read_text())
+    return RunFolder(run_dir).metrics()
 
 
 def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
@@ -227,14 +219,14 @@ def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str,
     hard-label ones), by task: what the notebooks quote beside their own fast runs."""
     faithful = settings(s.data, "faithful")
     runs = {task: faithful.run_dir(task) for task in tasks}
-    return {task: run_dir for task, run_dir in runs.items() if (run_dir / "metrics.json").exists()}
+    return {task: run_dir for task, run_dir in runs.items() if RunFolder(run_dir).has_metrics()}
 
 
 def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     """Held-out accuracy, macro F1 and sizes of several runs, one row each."""
     rows = []
     for name, run_dir in run_dirs.items():
-        m, run = metrics(run_dir), read_run(run_dir)
+        m, run = metrics(run_dir), RunFolder(run_dir).run()
         rows.append({"run": name, "profile": run["profile"]["name"], "test galaxies": m["n"],
                      "test accuracy": round(m["accuracy"], 3), "macro F1": round(m["macro_f1"], 3),
                      "validation accuracy": round(m["validation"]["accuracy"], 3),
@@ -247,7 +239,7 @@ def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
 def confusion(run_dir: Path, s: Settings):
     m = metrics(run_dir)
     return plots.confusion_matrix(m["confusion_matrix_normalised"], m["classes"],
-                                  title=f"{read_run(run_dir)['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
+                                  title=f"{RunFolder(run_dir).run()['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
@@ -261,12 +253,12 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     images = load_images(table["file_loc"].iloc[picks], DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
                                   true_labels=list(table["true_class"].iloc[picks]),
-                                  threshold=labels.decision_threshold(read_run(run_dir)["task"]))
+                                  threshold=labels.decision_threshold(RunFolder(run_dir).run()["task"]))
 
 
 def coverage(run_dir: Path, s: Settings):
     _, y_true, probabilities, _ = read_predictions(run_dir)
-    curve, task = coverage_curve(y_true, probabilities), read_run(run_dir)["task"]
+    curve, task = coverage_curve(y_true, probabilities), RunFolder(run_dir).run()["task"]
     return curve, plots.coverage_tradeoff(curve, chosen=labels.decision_threshold(task),
                                           title=f"{task} ({caption_tag(s, run_dir)})")
 
@@ -274,7 +266,7 @@ def coverage(run_dir: Path, s: Settings):
 def accuracy_against_truth(run_dir: Path, truth_table: pd.DataFrame) -> pd.Series:
     """Test accuracy against the volunteers and against the mock's true morphology."""
     table, y_true, probabilities, classes = read_predictions(run_dir)
-    task = read_run(run_dir)["task"]
+    task = RunFolder(run_dir).run()["task"]
     true = table[tree.ID_COLUMN].map(labels.true_classes(truth_table, task))
     predicted = table["predicted_class"]
     has_truth = true.notna()
@@ -304,32 +296,32 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
     catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
     seen = set()
     for split in ("train", "validation"):
-        frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
+        frame = RunFolder(run_dir).split(split)
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
     unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir)
-    write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
+    table, _ = predict(RunFolder(run_dir).model_file, unseen, image_root, None, cache_dir=s.cache_dir)
+    write_run_table(table, RunFolder(run_dir).survey_predictions_file)
     return table
 
 
 def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
     """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
-    table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
-    classes = read_run(run_dir)["classes"]
+    table = read_run_table(RunFolder(run_dir).survey_predictions_file).head(max_galaxies)
+    classes = RunFolder(run_dir).run()["classes"]
     images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
     return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
 
 
 def baseline(run_dir: Path, s: Settings) -> dict:
     """Fit the pixel baseline on a run's training split and score its test split (saved)."""
-    path = Path(run_dir) / BASELINE_FILE
+    path = RunFolder(run_dir).baseline_file
     if path.exists():
         return json.loads(path.read_text())
-    run = read_run(run_dir)
+    run = RunFolder(run_dir).run()
     spec = ImageSpec(**run["image_spec"])
     classes = run["classes"]
-    splits = {name: read_run_table(Path(run_dir) / "splits" / f"{name}.csv")
+    splits = {name: RunFolder(run_dir).split(name)
               for name in ("train", "test")}
     images = {name: catalogue_images(frame, spec, cache_dir=s.cache_dir) for name, frame in splits.items()}
     index = {c: i for i, c in enumerate(classes)}
@@ -364,12 +356,10 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
         catalogs[task] = catalog = ensure_run_data(f"data/{survey_name}", root=faithful.root, progress=progress)
         run_dir, options = faithful.run_dir(task), {"seed": seed, "cache_dir": faithful.cache_dir}
         if task == VOTE_COUNTS:
-            train_vote_counts(catalog, catalog.parent / "images", "faithful", run_dir,
-                              held_out_ids=held_out_ids(runs[THREE]), **options)
-        else:
-            train(task, catalog, catalog.parent / "images", "faithful", run_dir, **options)
+            options["test_ids"] = held_out_ids(runs[THREE])
+        train(task, catalog, catalog.parent / "images", "faithful", run_dir, **options)
         runs[task] = run_dir
-    if not (runs[THREE] / SURVEY_PREDICTIONS).exists():
+    if not RunFolder(runs[THREE]).survey_predictions_file.exists():
         catalog = catalogs[THREE]
         survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
     for task in (FOUR, THREE):
@@ -510,8 +500,8 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
               "saliency": VOTE_COUNTS}
     # A committed faithful run may name a larger mock survey than the default: make it first.
     for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
-        if (run_dir / "run.json").exists():
-            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True)
+        if RunFolder(run_dir).exists():
+            ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True)
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -535,7 +525,7 @@ def vote_runs(s: Settings) -> tuple[Path, dict[str, Path]]:
     profile, that have finished."""
     vote_dir = best_run(s, VOTE_COUNTS)
     hard = {task: vote_dir.parent / task for task in (FOUR, THREE)}
-    return vote_dir, {task: run_dir for task, run_dir in hard.items() if (run_dir / "metrics.json").exists()}
+    return vote_dir, {task: run_dir for task, run_dir in hard.items() if RunFolder(run_dir).has_metrics()}
 
 
 def vote_comparisons(s: Settings) -> dict:
@@ -551,7 +541,7 @@ def vote_comparisons(s: Settings) -> dict:
     vote_dir, hard = vote_runs(s)
     comparisons, galaxies, truth_table = {}, None, None
     for task, run_dir in hard.items():
-        folder, sources = vote_dir / COMPARISON_DIR / task, _comparison_sources(vote_dir, run_dir)
+        folder, sources = RunFolder(vote_dir).comparison_dir(task), _comparison_sources(vote_dir, run_dir)
         if (folder / SOURCES_FILE).is_file() and json.loads((folder / SOURCES_FILE).read_text()) == sources:
             comparisons[task] = load_comparison(folder)
             continue
@@ -566,15 +556,16 @@ def vote_comparisons(s: Settings) -> dict:
 def _comparison_sources(vote_dir: Path, hard_dir: Path) -> dict:
     """What a saved comparison was computed from: each run's predictions, by digest, and
     the version of the comparison itself."""
-    digests = {Path(run_dir).name: file_sha1(Path(run_dir) / "predictions.csv") for run_dir in (vote_dir, hard_dir)}
+    digests = {Path(run_dir).name: file_sha1(RunFolder(run_dir).predictions_file) for run_dir in (vote_dir, hard_dir)}
     return {"comparison_version": COMPARISON_VERSION, **digests}
 
 
 def saved_comparison(vote_dir: Path) -> pd.DataFrame:
     """The hard-versus-soft table of every comparison saved beside a vote-count run."""
-    tables = [read_run_table(path) for path in sorted((Path(vote_dir) / COMPARISON_DIR).glob("*/table.csv"))]
+    saved = RunFolder(vote_dir).comparison_dir()
+    tables = [read_run_table(path) for path in sorted(saved.glob("*/table.csv"))]
     if not tables:
-        raise FileNotFoundError(f"no comparison saved in {Path(vote_dir) / COMPARISON_DIR}: run `galaxy-utils figures`")
+        raise FileNotFoundError(f"no comparison saved in {saved}: run `galaxy-utils figures`")
     return comparison.summary_table(pd.concat(tables, ignore_index=True))
 
 
@@ -610,7 +601,7 @@ def saliency_examples(s: Settings, *, per_class: int = 2):
     examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
     maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
-    if read_run(vote_dir)["image_spec"] == read_run(hard[THREE])["image_spec"]:
+    if RunFolder(vote_dir).run()["image_spec"] == RunFolder(hard[THREE]).run()["image_spec"]:
         _, soft_maps = run_maps(vote_dir, examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
         maps |= {f"votes: {kind}": values for kind, values in soft_maps.items()}
     titles = [f"{c}\n{i}" for c, i in zip(examples["class"], examples[tree.ID_COLUMN], strict=True)]

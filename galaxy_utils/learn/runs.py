@@ -1,0 +1,416 @@
+"""The run folder, and what every kind of run shares: the tf.distribute strategy, the fit
+loop that resumes, and the one path from a model and a catalogue to its outputs.
+
+A run folder holds everything a later step needs, so figures and notebooks never retrain.
+:class:`RunFolder` owns every file name in it:
+
+* ``run.json``: the profile, seed, classes or questions, image spec, split sizes, timings, versions;
+* ``history.csv``: one row per epoch (Keras CSVLogger, appended across resumes);
+* ``model.keras``: the best model (by validation accuracy, or loss for vote counts);
+* ``metrics.json``: the held-out split's scores at the top level, the validation split's
+  under ``validation``; ``predictions.csv``: one row per held-out galaxy;
+* ``splits/*.csv``: the galaxies of each split; ``backup/``: the state that lets an
+  interrupted run continue from its last finished epoch;
+* written later by the report: ``survey_predictions.csv``, ``baseline.json`` and
+  ``comparison/<task>/`` (hard labels against vote counts).
+
+TensorFlow is imported inside the functions that need it, so this module (and the CLI's
+``--help``) loads without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galaxy_utils.data import files
+from galaxy_utils.data.catalogue import id_column
+from galaxy_utils.images.augmentation import predict_dihedral_tta
+from galaxy_utils.learn.dataset import make_dataset
+from galaxy_utils.learn.profiles import Profile
+
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+
+
+def make_strategy(name: str = "auto"):
+    """The tf.distribute strategy to train in.
+
+    ``auto``: MirroredStrategy when more than one GPU is visible, else the default
+    (single-device) strategy. ``mirrored``: every visible GPU, or every logical CPU device
+    when there is no GPU (how the tests exercise the multi-device path on a laptop).
+    ``multi-worker``: MultiWorkerMirroredStrategy, configured by the ``TF_CONFIG``
+    environment variable on each machine. The model code is the same in every case.
+    """
+    import tensorflow as tf
+
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def environment_for_cpu_devices(n: int) -> None:
+    """Split the CPU into ``n`` logical devices (before TensorFlow starts): lets the
+    MirroredStrategy path run, and be tested, on a machine without GPUs."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run folder: always, except for the non-chief workers
+    of a MultiWorkerMirroredStrategy (``TF_CONFIG`` task type ``worker`` with index > 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+@contextlib.contextmanager
+def known_keras_warnings():
+    """Silence two Keras warnings that are expected here, and only those.
+
+    The input pipeline skips unreadable images, so its length is unknown in advance and
+    Keras warns "Your input ran out of data" at the end of every epoch; and ``fit`` warns
+    that it ignores ``shuffle`` for a tf.data pipeline (which shuffles itself).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
+        yield
+
+
+class _RetracingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def no_retracing_warning():
+    """Silence TensorFlow's "N out of the last M calls ... triggered tf.function retracing"
+    warning, and only it, while predicting. It is expected and harmless here: every loaded
+    model builds its own predict function, traced once for full batches and once for the
+    smaller last batch, so comparing a few saved models in one process trips TensorFlow's
+    frequent-retracing heuristic although nothing is retraced in a loop."""
+    logger, only = logging.getLogger("tensorflow"), _RetracingFilter()
+    logger.addFilter(only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only)
+
+
+def portable_path(location):
+    """A path relative to the project root where it lies inside it (else unchanged): what
+    committed run folders record, so they work on any clone."""
+    if not isinstance(location, str | Path):
+        return location
+    try:
+        return Path(location).resolve().relative_to(files.project_root()).as_posix()
+    except ValueError:
+        return str(location)
+
+
+def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a run's table (splits, predictions) with ``file_loc`` :func:`portable_path`."""
+    if "file_loc" in frame.columns:
+        frame = frame.assign(file_loc=frame["file_loc"].map(portable_path))
+    frame.to_csv(path, index=False)
+
+
+def read_run_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_run_table`: ids as text, ``file_loc`` absolute."""
+    table = pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"})
+    if "file_loc" in table.columns:
+        root = files.project_root()
+        table["file_loc"] = [
+            str(root / p) if isinstance(p, str) and not Path(p).is_absolute() else p for p in table["file_loc"]
+        ]
+    return table
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def load_model(path: str | Path):
+    """A saved Keras model; a missing file or one Keras cannot read (truncated, not a
+    ``.keras`` archive) is one clear error naming the file."""
+    import zipfile
+
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model not found: {path}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises ValueError, OSError, BadZipFile, KeyError... for a broken file
+        # Keras words a damaged archive as "File not found"; say what is actually wrong.
+        why = "not a zip archive: truncated, or not a .keras file" if not zipfile.is_zipfile(path) else (
+            f"{type(err).__name__} while loading it"
+        )
+        raise ValueError(f"{path} is not a readable Keras model ({why}); was it copied completely?") from err
+
+
+def predict_frame(model, frame: pd.DataFrame, spec, *, tta: bool = False, cache_dir=None, batch_size: int = 64):
+    """Run ``model`` on every galaxy of ``frame`` (``file_loc`` resolved), in order: the one
+    prediction path of the package (scoring a run, ``galaxy-utils predict``, comparisons).
+
+    Returns ``(outputs, readable, skipped)``: the model's outputs for the galaxies whose
+    image could be read, those rows of ``frame``, and the skipped galaxies (``id``,
+    ``file_loc``, ``error``). ``tta`` averages over the eight dihedral variants of each image.
+    """
+    skipped: list[dict] = []
+    dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
+                           skipped=skipped)
+    with known_keras_warnings(), no_retracing_warning():
+        outputs = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+    unreadable = {row["id"] for row in skipped}
+    readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
+    return np.asarray(outputs), readable, skipped
+
+
+def json_safe(value):
+    """``value`` with every NaN or infinity replaced by None (null: strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+class RunFolder:
+    """A training run's folder: every file name in it, and reading and writing them."""
+
+    RUN = "run.json"
+    HISTORY = "history.csv"
+    MODEL = "model.keras"
+    METRICS = "metrics.json"
+    PREDICTIONS = "predictions.csv"
+    SPLITS = "splits"
+    BACKUP = "backup"
+    SURVEY_PREDICTIONS = "survey_predictions.csv"  # a model on every galaxy of its survey (report)
+    BASELINE = "baseline.json"  # the pixel baseline on the same splits (report)
+    COMPARISON = "comparison"  # hard against soft, in a vote-count run folder, a folder per task (report)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def of_model(cls, model_path: str | Path) -> RunFolder:
+        """The run folder a ``model.keras`` lies in (its ``run.json`` beside it)."""
+        return cls(Path(model_path).parent)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def run_file(self) -> Path:
+        return self.path / self.RUN
+
+    @property
+    def history_file(self) -> Path:
+        return self.path / self.HISTORY
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / self.MODEL
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def predictions_file(self) -> Path:
+        return self.path / self.PREDICTIONS
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path / self.BACKUP
+
+    @property
+    def survey_predictions_file(self) -> Path:
+        return self.path / self.SURVEY_PREDICTIONS
+
+    @property
+    def baseline_file(self) -> Path:
+        return self.path / self.BASELINE
+
+    def split_file(self, name: str) -> Path:
+        return self.path / self.SPLITS / f"{name}.csv"
+
+    def comparison_dir(self, task: str | None = None) -> Path:
+        folder = self.path / self.COMPARISON
+        return folder / task if task else folder
+
+    # -- reading -----------------------------------------------------------------------
+    def exists(self) -> bool:
+        """Whether a run was started here (``run.json``)."""
+        return self.run_file.exists()
+
+    def has_metrics(self) -> bool:
+        """Whether the run was scored (``metrics.json``)."""
+        return self.metrics_file.exists()
+
+    def run(self) -> dict:
+        """``run.json``."""
+        if not self.run_file.exists():
+            raise FileNotFoundError(f"{self.run_file} not found: is {self.path} a training run folder?")
+        return json.loads(self.run_file.read_text())
+
+    def history(self) -> pd.DataFrame:
+        """The run's epoch history; if an interrupted run logged an epoch twice, the last wins."""
+        path = self.history_file
+        if not path.exists() or path.stat().st_size == 0:  # CSVLogger creates it empty at the start
+            return pd.DataFrame(columns=["epoch"])
+        history = pd.read_csv(path)
+        return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+    def metrics(self) -> dict:
+        return json.loads(self.metrics_file.read_text())
+
+    def split(self, name: str) -> pd.DataFrame:
+        return read_run_table(self.split_file(name))
+
+    def predictions(self) -> pd.DataFrame:
+        return read_run_table(self.predictions_file)
+
+    def model(self):
+        return load_model(self.model_file)
+
+    # -- writing -----------------------------------------------------------------------
+    def write_run(self, run: dict) -> None:
+        self.run_file.write_text(json.dumps(run, indent=2, default=str))
+
+    def write_splits(self, splits: dict[str, pd.DataFrame]) -> None:
+        (self.path / self.SPLITS).mkdir(parents=True, exist_ok=True)
+        for name, frame in splits.items():
+            write_run_table(frame, self.split_file(name))
+
+    def write_metrics(self, metrics: dict) -> None:
+        """``metrics.json`` in strict JSON (no NaN: a figure that cannot be computed is null)."""
+        self.metrics_file.write_text(json.dumps(metrics, indent=2, allow_nan=False))
+
+    def write_predictions(self, table: pd.DataFrame) -> None:
+        write_run_table(table, self.predictions_file)
+
+    # -- a run's life ------------------------------------------------------------------
+    def open(self, fingerprint: dict) -> dict | None:
+        """Make the folder ready for the run ``fingerprint`` describes; the metrics if it is done.
+
+        A folder holding a *different* run (other task, profile, seed, held-out galaxies or
+        catalogue) is refused rather than overwritten; an unfinished run of the same
+        fingerprint is continued by the caller (:meth:`fit` resumes from ``backup/``).
+        """
+        if self.exists():
+            previous = self.run()
+            if previous.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"{self.path} holds another run ({previous.get('task')}, profile "
+                    f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
+                    "or another catalogue); choose another --out, or delete the folder to retrain"
+                )
+            if self.has_metrics() and previous.get("finished"):
+                return self.metrics()
+        self.path.mkdir(parents=True, exist_ok=True)
+        return None
+
+    def fit(self, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
+            extra_callbacks=None, verbose: int = 2):
+        """Fit a model in this folder and return the best one; shared by every kind of run.
+
+        Builds the model with ``build()`` inside the tf.distribute strategy; resumes from
+        ``backup/`` after an interruption; keeps the best epoch by ``monitor`` (a resumed run
+        only replaces a model that beats the best epoch already logged); logs every epoch to
+        ``history.csv``; stops early when the profile says so. Records the strategy and the
+        fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
+        check that it is the same run, and after every epoch, so ``fit_seconds`` adds up every
+        sitting of a run that was interrupted (``fit_sittings`` counts them).
+        """
+        import keras
+
+        mode = "max" if "accuracy" in monitor else "min"
+        dist = make_strategy(strategy)
+        run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
+        history = self.history()
+        # A resumed run adds this sitting's fitting time to the earlier sittings'.
+        earlier = self.run() if len(history) and self.exists() else {}
+        run["fit_sittings"] = int(earlier.get("fit_sittings", 0)) + 1
+        earlier_seconds = float(earlier.get("fit_seconds", 0.0))
+        run["fit_seconds"] = earlier_seconds
+        self.write_run(run)
+        best_so_far = None
+        if len(history) and monitor in history:
+            best_so_far = float(history[monitor].max() if mode == "max" else history[monitor].min())
+        with dist.scope():
+            model = build()
+        started = time.time()
+
+        def record_fit_time(epoch, logs):
+            run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
+            self.write_run(run)
+
+        callbacks = [
+            # First, so an epoch is backed up before anything else records it.
+            keras.callbacks.BackupAndRestore(str(self.backup_dir)),
+            # Then the time so far, so a run killed after this epoch still says how long it trained.
+            keras.callbacks.LambdaCallback(on_epoch_end=record_fit_time),
+            keras.callbacks.ModelCheckpoint(str(self.model_file), monitor=monitor, mode=mode, save_best_only=True,
+                                            initial_value_threshold=best_so_far),
+            keras.callbacks.CSVLogger(str(self.history_file), append=True),
+            *(extra_callbacks or []),
+        ]
+        if prof.early_stopping_patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=prof.early_stopping_patience)
+            )
+        with known_keras_warnings():
+            model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
+                      callbacks=callbacks, verbose=verbose)
+        run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
+        return keras.models.load_model(self.model_file)
+
+    def finish(self, run: dict, started: float) -> None:
+        """Mark the run finished (epochs, time, devices): a rerun then returns its metrics."""
+        import tensorflow as tf
+
+        run["epochs_run"] = int(len(self.history()))
+        run["total_seconds"] = round(time.time() - started, 1)
+        run["tensorflow_devices"] = [d.name for d in tf.config.list_logical_devices()]
+        run["finished"] = True
+        self.write_run(run)
