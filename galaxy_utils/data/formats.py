@@ -38,17 +38,17 @@ import pandas as pd
 
 from galaxy_utils.data import labels, tree
 from galaxy_utils.data.catalogue import (
-    ROOT_QUESTION,
-    campaigns,
     FILE_COLUMN,
     FOLDERS,
     GALAXY10,
     LABEL_COLUMN,
+    ROOT_QUESTION,
     ZOOBOT,
     CatalogueError,
     StepReport,
     StepResult,
     _step_result,
+    campaigns,
     describe_rows,
 )
 

@@ -22,6 +22,7 @@ from galaxy_utils.data.catalogue import (
     GALAXY10,
     GENERIC,
     GZ2_KAGGLE,
+    GZ2_KAGGLE_COLUMNS,
     GZD5_AUTO,
     LABEL_COLUMN,
     NAMED_CLASS_FORMATS,
