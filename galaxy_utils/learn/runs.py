@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import platform
 import time
 import warnings
@@ -53,9 +54,9 @@ def make_strategy(name: str = "auto"):
 
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "multi-worker":
+    if name == "multi-worker":  # before anything starts TensorFlow's runtime (listing devices does)
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
@@ -73,14 +74,24 @@ def environment_for_cpu_devices(n: int) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
-def is_chief(strategy) -> bool:
-    """Whether this process writes the run folder: always, except for the non-chief workers
-    of a MultiWorkerMirroredStrategy (``TF_CONFIG`` task type ``worker`` with index > 0)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
+def cluster_task() -> tuple[str, int] | None:
+    """This process's ``(task type, index)`` in a multi-worker cluster, from ``TF_CONFIG``
+    (what MultiWorkerMirroredStrategy reads); None outside one."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    if not config.get("cluster") or not config.get("task"):
+        return None
+    return config["task"].get("type", "worker"), int(config["task"].get("index", 0))
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run folder: outside a cluster always; inside one, the
+    ``chief`` task, or worker 0 when the cluster names no chief (TensorFlow's convention)."""
+    task = cluster_task()
+    if task is None:
         return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                             and "chief" not in resolver.cluster_spec().as_dict())
+    kind, index = task
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in json.loads(
+        os.environ["TF_CONFIG"])["cluster"])
 
 
 @contextlib.contextmanager
@@ -232,6 +243,16 @@ class RunFolder:
         """The run folder a ``model.keras`` lies in (its ``run.json`` beside it)."""
         return cls(Path(model_path).parent)
 
+    def for_this_worker(self) -> RunFolder:
+        """Where this process of a multi-worker run writes: the run folder on the chief (see
+        :func:`is_chief`); on every other worker a folder of its own beside it
+        (``.<name>.worker-<i>``), which holds that worker's backup while the run is
+        unfinished, so only the chief writes the run folder and a killed worker resumes."""
+        if is_chief():
+            return self
+        kind, index = cluster_task()
+        return RunFolder(self.path.with_name(f".{self.path.name}.{kind}-{index}"))
+
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
 
@@ -286,6 +307,13 @@ class RunFolder:
     def has_metrics(self) -> bool:
         """Whether the run was scored (``metrics.json``)."""
         return self.metrics_file.exists()
+
+    def finished_as(self, fingerprint: dict) -> bool:
+        """Whether the run ``fingerprint`` describes finished here."""
+        if not (self.exists() and self.has_metrics()):
+            return False
+        run = self.run()
+        return bool(run.get("finished")) and run.get("fingerprint") == fingerprint
 
     def run(self) -> dict:
         """``run.json``."""
@@ -345,16 +373,19 @@ class RunFolder:
                     f"{previous.get('profile', {}).get('name')}, seed {previous.get('seed')}, other held-out galaxies "
                     "or another catalogue); choose another --out, or delete the folder to retrain"
                 )
-            if self.has_metrics() and previous.get("finished"):
+            if self.finished_as(fingerprint):
                 return self.metrics()
         self.path.mkdir(parents=True, exist_ok=True)
         return None
 
-    def fit(self, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
+    def fit(self, run: dict, build, datasets: dict, prof: Profile, *, strategy, monitor: str,
             extra_callbacks=None, verbose: int = 2):
         """Fit a model in this folder and return the best one; shared by every kind of run.
 
-        Builds the model with ``build()`` inside the tf.distribute strategy; resumes from
+        Builds the model with ``build()`` inside the tf.distribute ``strategy`` (a name of
+        :data:`STRATEGIES`, or the strategy itself: a multi-worker one must be made before
+        any other TensorFlow operation, so :func:`galaxy_utils.learn.training.train` makes
+        it first); resumes from
         ``backup/`` after an interruption; keeps the best epoch by ``monitor`` (a resumed run
         only replaces a model that beats the best epoch already logged); logs every epoch to
         ``history.csv``; stops early when the profile says so. Records the strategy and the
@@ -365,7 +396,7 @@ class RunFolder:
         import keras
 
         mode = "max" if "accuracy" in monitor else "min"
-        dist = make_strategy(strategy)
+        dist = make_strategy(strategy) if isinstance(strategy, str) else strategy
         run["strategy"] = {"name": type(dist).__name__, "replicas": int(dist.num_replicas_in_sync)}
         history = self.history()
         # A resumed run adds this sitting's fitting time to the earlier sittings'.

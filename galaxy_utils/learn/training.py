@@ -12,6 +12,7 @@ of a run folder are :class:`galaxy_utils.learn.runs.RunFolder`'s.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -41,7 +42,15 @@ from galaxy_utils.learn.evaluation import classification_metrics, prediction_tab
 from galaxy_utils.learn.models import build_model
 from galaxy_utils.learn.profiles import VOTE_COUNTS, Profile
 from galaxy_utils.learn.profiles import profile as get_profile
-from galaxy_utils.learn.runs import RunFolder, json_safe, load_model, portable_path, predict_frame, versions
+from galaxy_utils.learn.runs import (
+    RunFolder,
+    json_safe,
+    load_model,
+    make_strategy,
+    portable_path,
+    predict_frame,
+    versions,
+)
 from galaxy_utils.learn.votes import VoteCounts
 
 
@@ -194,15 +203,19 @@ def train(
     else:
         kind = HardLabels(task, keep_uncertain)
     prof: Profile = get_profile(task, profile_name)
-    folder = RunFolder(out)
+    # Every worker of a multi-worker run runs this; only the chief writes ``out``.
+    folder = RunFolder(out).for_this_worker() if strategy == "multi-worker" else RunFolder(out)
     fingerprint = {"task": task, "profile": prof.to_dict(), "seed": seed, "catalog_sha1": file_sha1(catalog),
                    **kind.fingerprint(test_ids)}
+    if folder.path != Path(out) and RunFolder(out).finished_as(fingerprint):  # another worker, the chief done
+        return RunFolder(out).metrics()
     finished = folder.open(fingerprint)
     if finished is not None:
         return finished
     cache_dir = Path(cache_dir) if cache_dir else folder.path.parent / "cache"
     started = time.time()
 
+    dist = make_strategy(strategy)  # first: a multi-worker strategy must precede every other TensorFlow operation
     keras.utils.set_random_seed(seed)
     catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = kind.prepare(catalogue, image_root, prof, seed=seed, source=catalog)
@@ -235,7 +248,7 @@ def train(
         "held_out_split": held_out,
         "versions": versions(),
     }
-    best = folder.fit(run, lambda: kind.build(prof, spec), datasets, prof, strategy=strategy, monitor=kind.monitor,
+    best = folder.fit(run, lambda: kind.build(prof, spec), datasets, prof, strategy=dist, monitor=kind.monitor,
                       extra_callbacks=extra_callbacks, verbose=verbose)
     metrics = {}
     for name in ("validation", held_out):
@@ -251,6 +264,8 @@ def train(
     metrics = json_safe(metrics)
     folder.write_metrics(metrics)
     folder.finish(run, started)
+    if folder.path != Path(out):  # a worker other than the chief: its copy has served its purpose
+        shutil.rmtree(folder.path)
     return metrics
 
 
