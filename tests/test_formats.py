@@ -401,6 +401,16 @@ def test_real_gz2_kaggle_rows_are_read_labelled_and_their_images_decode():
     assert Image.open(located.catalogue.file_loc.iloc[0]).size == (424, 424)
 
 
+def test_real_gz2_kaggle_rows_are_prepared():
+    """``prepare_catalogue`` (what ``galaxy-utils prepare`` and training run) keeps the GZ2
+    Kaggle label columns and finds the images."""
+    cat = read_catalogue(REAL_GZ2 / "training_solutions_rev1.csv")
+    prepared, log = prepare_catalogue(cat, REAL_GZ2, "four-class", keep_uncertain=True, verify="exists")
+    assert prepared.GalaxyID.tolist() == ["100008", "100023", "100053"]
+    assert {"Class1.1", "Class11.6", "file_loc", "label"} <= set(prepared.columns)
+    assert prepared.label.tolist() == ["uncertain", "uncertain", "elliptical"]
+
+
 # ---- training and prediction read every format ---------------------------------------------
 
 

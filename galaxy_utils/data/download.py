@@ -51,6 +51,8 @@ from pathlib import Path
 
 import pooch
 
+from galaxy_utils.data.files import write_bytes_atomically
+
 __all__ = [
     "DEFAULT_PARTS",
     "FILES",
@@ -316,9 +318,7 @@ def _read_marker(path: Path) -> dict:
 
 def _write_marker(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_bytes_atomically(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def _done(name: str, out: Path, known_hash: str | None) -> bool:

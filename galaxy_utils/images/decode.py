@@ -19,7 +19,6 @@ import io
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from galaxy_utils.data.catalogue import FILE_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.files import written_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -236,14 +236,8 @@ class ImageCache:
     def _write(self, entry: Path, array: np.ndarray) -> None:
         """Temporary file + rename: readers see a whole entry or none."""
         entry.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=entry.stem, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, array, allow_pickle=False)
-            os.replace(temporary, entry)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with written_atomically(entry) as temporary, open(temporary, "wb") as file:
+            np.save(file, array, allow_pickle=False)
 
     def load(self, source: str | os.PathLike) -> tuple[np.ndarray, bool]:
         """The preprocessed image and whether it came from the cache (else decoded and stored)."""

@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from galaxy_utils.data.files import write_bytes_atomically
+from galaxy_utils.data.files import write_bytes_atomically, written_atomically
 
 MANIFEST = "index.json"
 DECK_NAME = "galaxy-cnn"
@@ -262,10 +262,9 @@ def build_slides(figures_dir: Path, out_dir: Path, *, title: str = DECK_NAME, pd
     pdf_path = None
     if chromium is not None:
         pdf_path = out_dir / f"{DECK_NAME}.pdf"
-        tmp = out_dir / f".{DECK_NAME}.pdf.tmp"
-        _run_chromium(chromium, [f"--print-to-pdf={tmp}", "--no-pdf-header-footer", html_path.resolve().as_uri()],
-                      tmp)
-        os.replace(tmp, pdf_path)
+        with written_atomically(pdf_path) as tmp:
+            _run_chromium(chromium, [f"--print-to-pdf={tmp}", "--no-pdf-header-footer", html_path.resolve().as_uri()],
+                          tmp)
     return SlidesPaths(html=html_path, pdf=pdf_path, n_slides=n)
 
 
