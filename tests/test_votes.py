@@ -4,6 +4,7 @@ run, and the hard-versus-soft comparison."""
 import json
 import math
 import os
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -230,15 +231,11 @@ def test_make_dataset_yields_target_vectors_in_order(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_profile(monkeypatch):
-    prof = profiles.Profile(
-        name="tiny", task=profiles.VOTE_COUNTS, image_size=16, crop_fraction=0.5, greyscale=True, split="fraction",
-        val_fraction=0.1, test_fraction=0.2, balance="none", random_augment=False, model="three-class", epochs=1,
-        batch_size=8, learning_rate=1e-3,
-    )
-    monkeypatch.setitem(profiles.PROFILES, (profiles.VOTE_COUNTS, "tiny"), prof)
-    return prof
+TINY = profiles.Profile(
+    name="tiny", task=profiles.VOTE_COUNTS, image_size=16, crop_fraction=0.5, greyscale=True, split="fraction",
+    val_fraction=0.1, test_fraction=0.2, balance="none", random_augment=False, model="three-class", epochs=1,
+    batch_size=8, learning_rate=1e-3,
+)
 
 
 def test_vote_count_profiles_exist():
@@ -249,7 +246,11 @@ def test_vote_count_profiles_exist():
     assert profiles.profile_names() == ["faithful", "fast"]
 
 
-def test_train_vote_counts_writes_a_run_folder(tmp_path, tiny_profile):
+@pytest.fixture(scope="module")
+def vote_run(tmp_path_factory):
+    """One tiny vote-count run, trained once from the command line for the tests below, with
+    three galaxies held out as two hard-label runs' test splits would be."""
+    tmp_path = tmp_path_factory.mktemp("vote-run")
     kinds = list(ZOO)
     galaxies = [ZOO[kinds[i % len(kinds)]] for i in range(42)]
     catalogue = make_catalogue(galaxies)
@@ -263,38 +264,55 @@ def test_train_vote_counts_writes_a_run_folder(tmp_path, tiny_profile):
     )
     held = list(catalogue["iauname"][:3])
     out = tmp_path / "runs" / "votes"
-    # From the command line, held out as two hard-label runs' test splits would be.
     for i, ids in enumerate((held[:2], held[1:])):
         pd.DataFrame({"iauname": ids}).to_csv(tmp_path / f"test{i}.csv", index=False)
-    assert main(["train", "--task", "vote-counts", "--catalog", str(data / "gz_decals_volunteers_5.csv"),
-                 "--image-root", str(data / "images"), "--profile", "tiny", "--out", str(out), "--quiet",
-                 "--test-ids", str(tmp_path / "test0.csv"), "--test-ids", str(tmp_path / "test1.csv")]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(profiles.PROFILES, (profiles.VOTE_COUNTS, "tiny"), TINY)
+        assert main(["train", "--task", "vote-counts", "--catalog", str(data / "gz_decals_volunteers_5.csv"),
+                     "--image-root", str(data / "images"), "--profile", "tiny", "--out", str(out), "--quiet",
+                     "--test-ids", str(tmp_path / "test0.csv"), "--test-ids", str(tmp_path / "test1.csv")]) == 0
+        yield types.SimpleNamespace(data=data, out=out, held=held,
+                                    metrics=json.loads((out / "metrics.json").read_text()))
+
+
+def test_a_vote_count_run_folder_holds_every_file(vote_run):
+    out = vote_run.out
     for name in ("run.json", "history.csv", "model.keras", "metrics.json", "predictions.csv"):
         assert (out / name).is_file(), name
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0]
+    model = keras.models.load_model(out / "model.keras")
+    assert model.output_shape == (None, 34)
+
+
+def test_vote_count_metrics_cover_every_question_and_the_derived_tasks(vote_run):
+    metrics = vote_run.metrics
     assert set(metrics["questions"]) == set(tree.QUESTION_BY_NAME)
     assert all(0 <= q["mae"] <= 1 for q in metrics["questions"].values() if q["n_asked"])
     assert np.isfinite(metrics["loss"]) and metrics["split"] == "test" and "validation" in metrics
     assert set(metrics["derived"]) == {"four-class", "three-class"}
     assert "truth" in metrics["derived"]["four-class"]
-    json.loads((out / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    json.loads((vote_run.out / "metrics.json").read_text(),
+               parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert "derived four-class vs truth" in votes.format_metrics(metrics)
+
+
+def test_a_vote_count_run_holds_out_the_given_galaxies(vote_run):
+    out, metrics = vote_run.out, vote_run.metrics
     run = json.loads((out / "run.json").read_text())
     assert run["finished"] and run["held_out_ids"] == {"given": 3, "in_test_split": 3}
     assert run["split_sizes"]["test"] == metrics["n"]
     splits = {n: set(pd.read_csv(out / "splits" / f"{n}.csv")["iauname"]) for n in ("train", "validation", "test")}
-    assert set(held) <= splits["test"] and not (splits["train"] & (splits["test"] | splits["validation"]))
+    assert set(vote_run.held) <= splits["test"] and not (splits["train"] & (splits["test"] | splits["validation"]))
     predictions = pd.read_csv(out / "predictions.csv")
     assert len(predictions) == metrics["n"] and {"four-class_label", "three-class_label"} <= set(predictions.columns)
-    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0]
-    model = keras.models.load_model(out / "model.keras")
-    assert model.output_shape == (None, 34)
-    # a finished run is returned, not retrained; another run in the folder is refused
-    assert training.train("vote-counts", data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, verbose=0,
-                          test_ids=held) == json.loads((out / "metrics.json").read_text())
+
+
+def test_a_finished_vote_count_run_is_returned_and_another_refused(vote_run):
+    catalog, images = vote_run.data / "gz_decals_volunteers_5.csv", vote_run.data / "images"
+    assert training.train("vote-counts", catalog, images, "tiny", vote_run.out, verbose=0,
+                          test_ids=vote_run.held) == vote_run.metrics
     with pytest.raises(ValueError, match="holds another run"):
-        training.train("vote-counts", data / "gz_decals_volunteers_5.csv", data / "images", "tiny", out, seed=3,
-                       verbose=0)
-    assert "derived four-class vs truth" in votes.format_metrics(metrics)
+        training.train("vote-counts", catalog, images, "tiny", vote_run.out, seed=3, verbose=0)
 
 
 # --------------------------------------------------------------------------------------
