@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figures", help="redraw every report figure from saved runs (no retraining)")
     p.add_argument("--data", choices=("mock", "real"), help="default: $GALAXY_CNN_DATA or mock")
-    p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or fast")
+    p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or laptop")
     p.add_argument("--out", help="folder (default: figures/)")
     p.set_defaults(func=_figures)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from . import labels, plots, tree
 from .augmentation import N_VARIANTS, dihedral
 from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
-from .config import TRUTH_NAME, Settings, ensure_run_data
+from .config import TRUTH_NAME, Settings, ensure_mock_images, ensure_run_data, mock_survey_name
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
 from .profiles import VOTE_COUNTS
@@ -63,13 +63,28 @@ def _truth_beside(catalog: Path) -> pd.DataFrame | None:
     return labels.read_truth(path) if path.exists() else None
 
 
-def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def run_survey(run_dir: Path, *, images: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The survey a saved run was trained on (images resolved) and its truth. A committed
     faithful run names a larger mock survey than the default; a fresh clone generates it
-    here (:func:`galaxy_utils.config.ensure_run_data`) before its images are drawn."""
-    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True)
-    catalogue = resolve_images(read_catalogue(catalog), catalog.parent / "images", verify="exists").catalogue
+    here (:func:`galaxy_utils.config.ensure_run_data`). With ``images=False`` only its
+    catalogue and truth are made, and ``file_loc`` says where each mock image goes: a
+    figure that shows a few galaxies draws just those (:func:`drawn`)."""
+    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True, images=images)
+    catalogue = read_catalogue(catalog)
+    if images or mock_survey_name(catalog) is None:
+        catalogue = resolve_images(catalogue, catalog.parent / "images", verify="exists").catalogue
+    else:
+        catalogue = catalogue.assign(file_loc=[str(catalog.parent / "images" / loc) for loc in catalogue["png_loc"]])
     return catalogue, _truth_beside(catalog)
+
+
+def drawn(paths) -> list:
+    """``paths`` as a list, after drawing those that are images of a mock survey not rendered
+    yet (:func:`galaxy_utils.config.ensure_mock_images`): figures of the committed faithful
+    runs show a few galaxies of the large mock surveys, which a fresh clone has not drawn."""
+    paths = list(paths)
+    ensure_mock_images(paths)
+    return paths
 
 
 def data_names() -> dict[str, str]:
@@ -195,8 +210,7 @@ def architecture(run_dir: Path):
 
 
 def learning_curves(run_dir: Path, s: Settings):
-    run = read_run(run_dir)
-    return plots.learning_curves(read_history(run_dir), title=f"{run['task']} ({caption_tag(s, run_dir)})")
+    return plots.learning_curves(read_history(run_dir), title=f"{model_name(run_dir)} ({caption_tag(s, run_dir)})")
 
 
 def metrics(run_dir: Path) -> dict:
@@ -227,10 +241,19 @@ def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index("run")
 
 
+def model_name(run_dir: Path) -> str:
+    """What a run's model is called in titles: its task, or "5 classes (four-class +
+    'uncertain')" for a task trained with its 'uncertain' galaxies as an extra class."""
+    run = read_run(run_dir)
+    if run.get("keep_uncertain"):
+        return f"{len(run['classes'])} classes ({run['task']} + '{labels.UNCERTAIN}')"
+    return run["task"]
+
+
 def confusion(run_dir: Path, s: Settings):
     m = metrics(run_dir)
     return plots.confusion_matrix(m["confusion_matrix_normalised"], m["classes"],
-                                  title=f"{read_run(run_dir)['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
+                                  title=f"{model_name(run_dir)}: accuracy {m['accuracy']:.2f} on {m['n']} "
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
@@ -241,7 +264,7 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     wrong = np.flatnonzero(probabilities.argmax(axis=1) != y_true)
     right = np.flatnonzero(probabilities.argmax(axis=1) == y_true)
     picks = np.concatenate([rng.permutation(right)[: n - min(2, len(wrong))], rng.permutation(wrong)[:2]])
-    images = load_images(table["file_loc"].iloc[picks], DISPLAY)
+    images = load_images(drawn(table["file_loc"].iloc[picks]), DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
                                   true_labels=list(table["true_class"].iloc[picks]),
                                   threshold=labels.decision_threshold(read_run(run_dir)["task"]))
@@ -295,17 +318,55 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
     unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir)
+    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir, progress=True)
     write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
     return table
 
 
-def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
-    """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
-    table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
-    classes = read_run(run_dir)["classes"]
-    images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
-    return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: int = 12,
+             corner_probability: float = 0.9):
+    """The 3-class project's triangle, drawn as it drew it: galaxies a model did not train
+    on placed by their three probabilities (a three-class run: ``survey_predictions.csv``;
+    a vote-count run: its test galaxies, with spiral / round / edge-on from its predicted
+    fractions by the volunteers' own mapping, so they spread inside the triangle; either
+    way without those the volunteers flagged as artifacts, as every task's cleaning does), the
+    triangle tiled with one thumbnail per cell (the cell's most typical galaxy,
+    :func:`galaxy_utils.plots.triangle_cells`), and each corner close up: galaxies the
+    model gives at least ``corner_probability`` of that class, those the volunteers are
+    surest of first. Only the galaxies shown are drawn, so a committed run's figure needs
+    its survey's catalogue, not all its images."""
+    from .comparison import class_probabilities
+
+    catalogue, _ = run_survey(run_dir, images=False)
+    if read_run(run_dir)["task"] == VOTE_COUNTS:
+        from .votes import run_fractions
+
+        table, predicted = run_fractions(run_dir, catalogue)
+        classes = labels.class_names(THREE)
+        probabilities = class_probabilities(labels.class_confidences(predicted, THREE), THREE)
+        which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
+    else:
+        table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
+        classes = read_run(run_dir)["classes"]
+        probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
+        which = "survey galaxies the model did not train on, placed by its probabilities"
+    volunteers = labels.class_confidences(catalogue, THREE).set_index(catalogue[tree.ID_COLUMN].astype(str))
+    volunteers = volunteers.reindex(table[tree.ID_COLUMN].astype(str)).reset_index(drop=True)
+    galaxy = (volunteers["p_artifact"] < labels.FourClassThresholds().artifact).to_numpy()
+    table, volunteers, probabilities = table[galaxy].reset_index(drop=True), volunteers[galaxy], probabilities[galaxy]
+    volunteers = volunteers.reset_index(drop=True)
+    cells = plots.triangle_cells(probabilities, n_cols)
+    thumbnail = ImageSpec(48, crop_fraction=0.6)
+    cell_images = load_images(drawn(table["file_loc"].iloc[cells["galaxy"]]), thumbnail)
+    corners = []
+    for k, name in enumerate(classes):
+        members = np.flatnonzero(probabilities[:, k] >= corner_probability)
+        clearest = members[np.argsort(-volunteers[f"p_{name}"].to_numpy()[members], kind="stable")][:corner_galaxies]
+        images = load_images(drawn(table["file_loc"].iloc[clearest]), ImageSpec(64, crop_fraction=0.6))
+        corners.append((images, f"{name} corner: {len(members):,} galaxies at p >= {corner_probability:g}; "
+                                f"the volunteers' surest {len(clearest)}"))
+    title = f"{len(table):,} {which}; one typical galaxy per cell ({caption_tag(s, run_dir)})"
+    return plots.probability_triangle(cell_images, cells, classes, corners, n_cols=n_cols, title=title)
 
 
 def baseline(run_dir: Path, s: Settings) -> dict:
@@ -424,7 +485,8 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("coverage_tradeoff", "Results", "Threshold trade-off",
                      "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
         ReportFigure("triangle", "Results", "The probability triangle",
-                     "Every survey galaxy placed by the three-class model's probabilities; corners close up."),
+                     "Test galaxies placed by the spiral, round and edge-on shares of the vote-count model's "
+                     "predicted votes, one typical galaxy per cell; corners close up, the volunteers' surest first."),
         # Beyond hard labels (notebook 6): the vote-count model.
         ReportFigure("vote_question_errors", "Beyond", "Training on the votes: every question at once",
                      "One CNN, a Dirichlet-multinomial head per GZD-5 question: error of its predicted vote fractions, "
@@ -477,7 +539,7 @@ def _figure(name: str, s: Settings):
     if name == "coverage_tradeoff":
         return coverage(runs[FOUR], s)[1]
     if name == "triangle":
-        return triangle(s, runs[THREE])
+        return triangle(s, vote_runs(s)[0])
     if name == "vote_question_errors":
         return vote_question_errors(s)
     if name == "vote_fraction_scatter":
@@ -500,14 +562,15 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
     wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
     manifest = []
     run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
-              "tradeoff": FOUR, "triangle": THREE,
+              "tradeoff": FOUR, "triangle": VOTE_COUNTS,
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
-    # A committed faithful run may name a larger mock survey than the default: make it first.
+    # A committed faithful run may name a larger mock survey than the default: make its
+    # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
     for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
         if (run_dir / "run.json").exists():
-            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True)
+            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True, images=False)
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -592,7 +655,7 @@ def vote_fraction_scatter(s: Settings, questions=None):
     from .votes import run_fractions
 
     vote_dir, _ = vote_runs(s)
-    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir)[0])
+    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir, images=False)[0])
     return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
 
 
@@ -619,7 +682,8 @@ def saliency_examples(s: Settings, *, per_class: int = 2):
     from .saliency import class_examples, run_maps
 
     vote_dir, hard = vote_runs(s)
-    examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
+    examples = class_examples(hard[THREE], run_survey(hard[THREE], images=False)[0], per_class=per_class)
+    examples["file_loc"] = drawn(examples["file_loc"])
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
     maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
     if read_run(vote_dir)["image_spec"] == read_run(hard[THREE])["image_spec"]:
