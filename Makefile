@@ -32,8 +32,11 @@ run: mock notebooks figures slides
 mock: $(STAMP)
 	$(BIN)/python -c "from galaxy_utils import config; config.ensure_data(config.settings('mock'), progress=True)"
 
+# TensorFlow 2.21 logs a few C++ lines at import whatever TF_CPP_MIN_LOG_LEVEL says; the kernel
+# leaves C-level output on this terminal rather than in the notebooks (Python's stays there).
 notebooks: $(STAMP) mock
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 notebooks/*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 \
+		'--ExecutePreprocessor.extra_arguments=["--IPKernelApp.capture_fd_output=False"]' notebooks/*.ipynb
 
 figures: $(STAMP)
 	$(BIN)/galaxy-utils figures

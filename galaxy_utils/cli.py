@@ -105,7 +105,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .training import predict
 
     table, unreadable = predict(args.model, args.catalog, args.image_root, args.out, threshold=args.threshold,
-                                tta=args.tta, cache_dir=args.cache_dir)
+                                tta=args.tta, cache_dir=args.cache_dir, progress=not args.quiet)
     print(f"wrote {len(table)} predictions to {args.out} "
           f"({int(table['below_threshold'].sum())} below the {args.threshold:g} threshold)")
     if len(unreadable):
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.6, help="max-probability threshold (default 0.6)")
     p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")
     p.add_argument("--cache-dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("figures", help="redraw every report figure from saved runs (no retraining)")
