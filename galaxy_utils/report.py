@@ -219,7 +219,7 @@ def metrics(run_dir: Path) -> dict:
 
 def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
     """The finished faithful runs of this data (``results/``) among ``tasks`` (default: the
-    hard-label ones), by task: what the notebooks quote beside their own fast runs."""
+    hard-label ones), by task: what the notebooks quote beside their own (laptop or fast) runs."""
     from .config import settings
 
     faithful = settings(s.data, "faithful")
