@@ -225,6 +225,7 @@ def generate_mock_survey(
     ]
     written = _draw(tasks, workers or os.cpu_count() or 1, progress)
     (out / COMPLETE_MARKER).write_text(complete_marker_text(n, seed))
+    (out / CATALOGUE_MARKER).unlink()  # the finished survey's marker says it all
     return MockSurveyPaths(
         root=out,
         catalogue=catalogue_path,
