@@ -79,15 +79,18 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def progress_callbacks(verbose: int) -> list:
-    """Progress bars for ``model.fit`` (epochs, and batches within each, with rates and
-    ETA): a terminal bar, or a widget in Jupyter (``tqdm.auto``). None when ``verbose`` is 0."""
+def progress_callbacks(verbose: int, *, epochs: int | None = None, data_size: int | None = None,
+                       batch_size: int | None = None) -> list:
+    """Progress bars for ``model.fit``: the epochs, and the batches within each, with rates
+    and time left; a terminal bar, or a widget in Jupyter (``tqdm.auto``). None when
+    ``verbose`` is 0. ``data_size`` (training rows) and ``batch_size`` give the batch bar
+    its length, which a ``tf.data`` pipeline that skips unreadable images cannot tell."""
     if not verbose:
         return []
     from tqdm.auto import tqdm
     from tqdm.keras import TqdmCallback
 
-    return [TqdmCallback(verbose=1, tqdm_class=tqdm)]
+    return [TqdmCallback(epochs=epochs, data_size=data_size, batch_size=batch_size, verbose=1, tqdm_class=tqdm)]
 
 
 def prediction_progress(steps: int, enabled: bool = True, desc: str = "predicting") -> list:
@@ -278,7 +281,8 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
                                         initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
         *(extra_callbacks or []),
-        *progress_callbacks(verbose),
+        *progress_callbacks(verbose, epochs=prof.epochs, data_size=run.get("split_sizes", {}).get("train"),
+                            batch_size=prof.batch_size),
     ]
     if prof.early_stopping_patience:
         callbacks.append(
