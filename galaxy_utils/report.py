@@ -354,11 +354,9 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
     volunteers = labels.class_confidences(catalogue, THREE).set_index(catalogue[tree.ID_COLUMN].astype(str))
     volunteers = volunteers.reindex(table[tree.ID_COLUMN].astype(str)).reset_index(drop=True)
     galaxy = (volunteers["p_artifact"] < labels.FourClassThresholds().artifact).to_numpy()
-    table, volunteers, probabilities = table[galaxy].reset_index(drop=True), volunteers[galaxy], probabilities[galaxy]
-    volunteers = volunteers.reset_index(drop=True)
+    table, probabilities = table[galaxy].reset_index(drop=True), probabilities[galaxy]
+    volunteers = volunteers[galaxy].reset_index(drop=True)
     cells = plots.triangle_cells(probabilities, n_cols)
-    thumbnail = ImageSpec(48, crop_fraction=0.6)
-    cell_images = load_images(drawn(table["file_loc"].iloc[cells["galaxy"]]), thumbnail)
     corners = []
     for k, name in enumerate(classes):
         # The corner: every galaxy at p >= corner_probability, and at least the 5 x corner_galaxies
@@ -366,9 +364,12 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
         nearest = np.argsort(-probabilities[:, k], kind="stable")
         members = nearest[:max(int((probabilities[:, k] >= corner_probability).sum()), 5 * corner_galaxies)]
         clearest = members[np.argsort(-volunteers[f"p_{name}"].to_numpy()[members], kind="stable")][:corner_galaxies]
-        images = load_images(drawn(table["file_loc"].iloc[clearest]), ImageSpec(64, crop_fraction=0.6))
-        corners.append((images, f"{name} corner: {len(members):,} galaxies at p >= "
-                                f"{probabilities[members, k].min():.2f}; the volunteers' surest {len(clearest)}"))
+        corners.append((clearest, f"{name} corner: {len(members):,} galaxies at p >= "
+                                  f"{probabilities[members, k].min():.2f}; the volunteers' surest {len(clearest)}"))
+    drawn(table["file_loc"].iloc[np.concatenate([cells["galaxy"], *(rows for rows, _ in corners)])])
+    cell_images = load_images(table["file_loc"].iloc[cells["galaxy"]], ImageSpec(48, crop_fraction=0.6))
+    corners = [(load_images(table["file_loc"].iloc[rows], ImageSpec(64, crop_fraction=0.6)), caption)
+               for rows, caption in corners]
     title = f"{len(table):,} {which}; one typical galaxy per cell ({caption_tag(s, run_dir)})"
     return plots.probability_triangle(cell_images, cells, classes, corners, n_cols=n_cols, title=title)
 

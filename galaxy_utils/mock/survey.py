@@ -43,6 +43,7 @@ COMPLETE_MARKER = ".complete"
 # Written with the catalogue and truth: the survey's tables are there, its images maybe not
 # all (a figure that shows a few galaxies of a large survey draws only those).
 CATALOGUE_MARKER = ".catalogue"
+SMALL_DRAW = 32  # draw_mock_images renders fewer images than this in the calling process
 # Fixed CSV formatting, so the same seed gives the same bytes.
 FLOAT_FORMAT = "%.10g"
 PNG_COMPRESS_LEVEL = 1
@@ -199,7 +200,9 @@ def draw_mock_images(n: int, seed: int, out: Path, locations, *, workers: int | 
     unknown = wanted - {png_loc(task[0].iauname) for task in tasks}
     if unknown:
         raise ValueError(f"{len(unknown)} image(s) not in the {n}-galaxy mock survey, e.g. {sorted(unknown)[0]}")
-    return _draw(tasks, workers or os.cpu_count() or 1, progress)
+    # A few images draw faster here than in worker processes that first import GalSim.
+    workers = 1 if len(tasks) < SMALL_DRAW else workers or os.cpu_count() or 1
+    return _draw(tasks, workers, progress)
 
 
 def generate_mock_survey(
