@@ -160,3 +160,22 @@ def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
     run = read_run(out)
     assert run["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
     assert run["finished"]
+
+
+def test_progress_bars_show_rates_and_time_left_and_stay_quiet_when_asked(capsys):
+    import numpy as np
+
+    from galaxy_utils.models import build_model
+    from galaxy_utils.training import prediction_progress, progress_callbacks
+
+    assert progress_callbacks(0) == [] and prediction_progress(3, enabled=False) == []
+    model = build_model("three-class", (8, 8, 1), 3, learning_rate=1e-3)
+    images, labels = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+    model.fit(images, labels, batch_size=2, epochs=2, verbose=0,
+              callbacks=progress_callbacks(1, epochs=2, data_size=6, batch_size=2))
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3))
+    err = capsys.readouterr().err
+    assert "2/2" in err and ("epoch/s" in err or "s/epoch" in err)
+    assert "predicting" in err and "3/3" in err and "batch/s" in err
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3, enabled=False))
+    assert capsys.readouterr().err == ""
