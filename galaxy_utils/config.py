@@ -161,7 +161,9 @@ def ensure_mock_images(paths, *, root: Path | None = None, progress: bool = Fals
     drawn = 0
     for name, locations in missing.items():
         ensure_mock_catalogue(name, root=data.parent)
-        drawn += draw_mock_images(MOCK_SURVEYS[name], DEFAULT_MOCK_SEED, data / name, locations, progress=progress)
+        others = [data / other for other in MOCK_SURVEYS if other != name]
+        drawn += draw_mock_images(MOCK_SURVEYS[name], DEFAULT_MOCK_SEED, data / name, locations, progress=progress,
+                                  reuse_from=others)
     return drawn
 
 

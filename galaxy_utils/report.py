@@ -16,12 +16,20 @@ import pandas as pd
 
 from . import labels, plots, tree
 from .augmentation import N_VARIANTS, dihedral
-from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
+from .catalogue import GENERIC, LABEL_COLUMN, read_catalogue, resolve_images
 from .config import TRUTH_NAME, Settings, ensure_mock_images, ensure_run_data, mock_survey_name
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
 from .profiles import VOTE_COUNTS
-from .training import file_sha1, read_history, read_predictions, read_run, read_run_table, write_run_table
+from .training import (
+    file_sha1,
+    portable_path,
+    read_history,
+    read_predictions,
+    read_run,
+    read_run_table,
+    write_run_table,
+)
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -29,7 +37,8 @@ DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cut
 FOUR = labels.FOUR_CLASS
 THREE = labels.THREE_CLASS
 FOUR_UNCERTAIN = "four-class-uncertain"
-SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
+SURVEY_PREDICTIONS = "survey_predictions.csv"  # a model on every galaxy it did not train on
+SURVEY_SOURCE = "survey_predictions.json"  # the catalogue those galaxies came from
 BASELINE_FILE = "baseline.json"
 COMPARISON_DIR = "comparison"  # hard against soft, in the vote-count run folder, a folder per task
 SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
@@ -306,9 +315,12 @@ def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
 
 
 def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = None,
-                       image_root: Path | None = None) -> pd.DataFrame:
-    """The run's model on every galaxy of a survey it did not train or validate on, saved
-    as ``survey_predictions.csv`` in the run folder (the triangle's data)."""
+                       image_root: Path | None = None, max_galaxies: int | None = None) -> pd.DataFrame:
+    """The run's model on every galaxy of a survey it did not train or validate on (the
+    first ``max_galaxies`` of them when given), saved as ``survey_predictions.csv`` in the
+    run folder (the triangle's data), with the catalogue it read in ``survey_predictions.json``.
+    A three-class run gives its class probabilities; a vote-count run its predicted vote
+    fractions. Missing images of a mock survey are drawn first (only those)."""
     from .training import predict
 
     catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
@@ -317,9 +329,23 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
         frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
-    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir, progress=True)
+    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)].head(max_galaxies)
+    if mock_survey_name(catalog) is not None:
+        drawn([image_root / location for location in unseen["png_loc"]])
+    model = Path(run_dir) / "model.keras"
+    if read_run(run_dir)["task"] == VOTE_COUNTS:
+        import keras
+
+        from . import votes
+
+        frame = resolve_images(unseen, image_root, verify="exists").catalogue
+        outputs, readable = votes.predict_frame(keras.models.load_model(model), frame,
+                                                ImageSpec(**read_run(run_dir)["image_spec"]), cache_dir=s.cache_dir)
+        table = votes.prediction_table(readable, outputs)
+    else:
+        table, _ = predict(model, unseen, image_root, None, cache_dir=s.cache_dir, progress=True)
     write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
+    (Path(run_dir) / SURVEY_SOURCE).write_text(json.dumps({"catalog": portable_path(catalog)}, indent=2) + "\n")
     return table
 
 
@@ -339,13 +365,23 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
     from .comparison import class_probabilities
 
     catalogue, _ = run_survey(run_dir, images=False)
+    surveyed = (Path(run_dir) / SURVEY_PREDICTIONS).is_file()
+    if surveyed and (Path(run_dir) / SURVEY_SOURCE).is_file():  # predictions on another survey's galaxies
+        source = json.loads((Path(run_dir) / SURVEY_SOURCE).read_text())["catalog"]
+        catalogue = read_catalogue(ensure_run_data(source, images=False))
     if read_run(run_dir)["task"] == VOTE_COUNTS:
-        from .votes import run_fractions
+        from .votes import fraction_columns, run_fractions
 
-        table, predicted = run_fractions(run_dir, catalogue)
+        if surveyed:
+            table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
+            predicted = table[fraction_columns()].astype(float)
+            predicted.attrs["format"] = GENERIC
+            which = "galaxies the vote-count model did not train on, placed by its predicted vote fractions"
+        else:
+            table, predicted = run_fractions(run_dir, catalogue)
+            which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
         classes = labels.class_names(THREE)
         probabilities = class_probabilities(labels.class_confidences(predicted, THREE), THREE)
-        which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
     else:
         table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
         classes = read_run(run_dir)["classes"]
@@ -406,6 +442,7 @@ def cnn_against_baseline(run_dirs: dict[str, Path], s: Settings) -> pd.DataFrame
 # -- the faithful runs -----------------------------------------------------------------
 
 FAITHFUL_SURVEYS = {THREE: "mock-large", VOTE_COUNTS: "mock-large", FOUR: "mock-xl"}
+VOTE_SURVEY_GALAXIES = 5000  # the triangle's galaxies: the faithful vote-count model on this many it never saw
 """The mock survey each faithful run trains on, in the order they run: the vote-count run
 holds out the three-class run's test galaxies, so it comes after it."""
 
@@ -414,7 +451,8 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     """Every faithful run of ``results/`` on the mock surveys, each reused when finished and
     resumed when interrupted (so this can be run again until it completes), then what the
     figures and notebooks read from them: the three-class model's predictions for the whole
-    survey (the triangle) and the pixel baselines. Hours on two CPU cores."""
+    survey and the vote-count model's for the first 5,000 galaxies of the 20,000-galaxy
+    survey it did not train on (the triangles), and the pixel baselines. Hours on two CPU cores."""
     from .comparison import held_out_ids
     from .config import settings
     from .training import train
@@ -434,6 +472,12 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     if not (runs[THREE] / SURVEY_PREDICTIONS).exists():
         catalog = catalogs[THREE]
         survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
+    if not (runs[VOTE_COUNTS] / SURVEY_PREDICTIONS).exists():
+        # The vote-count model trained on the 10,000-galaxy survey; the 20,000-galaxy one
+        # continues it with galaxies it never saw.
+        catalog = catalogs[FOUR]
+        survey_predictions(faithful, runs[VOTE_COUNTS], catalog=catalog, image_root=catalog.parent / "images",
+                           max_galaxies=VOTE_SURVEY_GALAXIES)
     for task in (FOUR, THREE):
         baseline(runs[task], faithful)
     return runs

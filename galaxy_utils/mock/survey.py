@@ -186,12 +186,14 @@ def _draw(tasks: list, workers: int, progress: bool) -> int:
 
 
 def draw_mock_images(n: int, seed: int, out: Path, locations, *, workers: int | None = None,
-                     progress: bool = False) -> int:
+                     progress: bool = False, reuse_from=()) -> int:
     """Draw only the images at ``locations`` (``png_loc`` values) of the ``n``-galaxy survey
     in ``out``, byte-identical to the whole survey's (each image depends only on its own
-    truth and seed); images already there are kept. For figures that show a few galaxies of
-    a survey too large to render on the spot. Returns how many were drawn."""
+    truth and seed); images already there are kept, and those finished surveys of the same
+    seed in ``reuse_from`` have are linked. For figures that show a few galaxies of a survey
+    too large to render on the spot. Returns how many were drawn."""
     wanted = set(locations)
+    _link_existing_images(sorted(wanted), Path(out) / IMAGE_FOLDER, seed, reuse_from)
     truth_rng, _, image_seeds = survey_seeds(seed, n)
     image_root = Path(out) / IMAGE_FOLDER
     tasks = [(truth, int(image_seed), str(image_root / png_loc(truth.iauname)))
