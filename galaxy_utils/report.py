@@ -92,7 +92,7 @@ def drawn(paths) -> list:
     yet (:func:`galaxy_utils.config.ensure_mock_images`): figures of the committed faithful
     runs show a few galaxies of the large mock surveys, which a fresh clone has not drawn."""
     paths = list(paths)
-    ensure_mock_images(paths)
+    ensure_mock_images(paths, progress=True)
     return paths
 
 
