@@ -365,10 +365,11 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
     from .comparison import class_probabilities
 
     catalogue, _ = run_survey(run_dir, images=False)
-    surveyed = (Path(run_dir) / SURVEY_PREDICTIONS).is_file()
+    surveyed, of = (Path(run_dir) / SURVEY_PREDICTIONS).is_file(), ""
     if surveyed and (Path(run_dir) / SURVEY_SOURCE).is_file():  # predictions on another survey's galaxies
-        source = json.loads((Path(run_dir) / SURVEY_SOURCE).read_text())["catalog"]
-        catalogue = read_catalogue(ensure_run_data(source, images=False))
+        source = ensure_run_data(json.loads((Path(run_dir) / SURVEY_SOURCE).read_text())["catalog"], images=False)
+        catalogue = read_catalogue(source)
+        of = f" of the {data_names().get(source.parent.name, source.parent.name)}"
     if read_run(run_dir)["task"] == VOTE_COUNTS:
         from .votes import fraction_columns, run_fractions
 
@@ -376,7 +377,7 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
             table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
             predicted = table[fraction_columns()].astype(float)
             predicted.attrs["format"] = GENERIC
-            which = "galaxies the vote-count model did not train on, placed by its predicted vote fractions"
+            which = f"galaxies{of} the vote-count model did not train on, placed by its predicted vote fractions"
         else:
             table, predicted = run_fractions(run_dir, catalogue)
             which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
@@ -386,7 +387,7 @@ def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: i
         table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
         classes = read_run(run_dir)["classes"]
         probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
-        which = "survey galaxies the model did not train on, placed by its probabilities"
+        which = f"galaxies{of} the model did not train on, placed by its probabilities"
     volunteers = labels.class_confidences(catalogue, THREE).set_index(catalogue[tree.ID_COLUMN].astype(str))
     volunteers = volunteers.reindex(table[tree.ID_COLUMN].astype(str)).reset_index(drop=True)
     galaxy = (volunteers["p_artifact"] < labels.FourClassThresholds().artifact).to_numpy()
@@ -534,8 +535,9 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("coverage_tradeoff", "Results", "Threshold trade-off",
                      "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
         ReportFigure("triangle", "Results", "The probability triangle",
-                     "Test galaxies placed by the spiral, round and edge-on shares of the vote-count model's "
-                     "predicted votes, one typical galaxy per cell; corners close up, the volunteers' surest first."),
+                     "Galaxies the vote-count model never trained on, placed by the spiral, round and edge-on "
+                     "shares of its predicted votes, one typical galaxy per cell; corners close up, the volunteers' "
+                     "surest first."),
         # Beyond hard labels (notebook 6): the vote-count model.
         ReportFigure("vote_question_errors", "Beyond", "Training on the votes: every question at once",
                      "One CNN, a Dirichlet-multinomial head per GZD-5 question: error of its predicted vote fractions, "
