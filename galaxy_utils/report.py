@@ -16,12 +16,20 @@ import pandas as pd
 
 from . import labels, plots, tree
 from .augmentation import N_VARIANTS, dihedral
-from .catalogue import LABEL_COLUMN, read_catalogue, resolve_images
-from .config import TRUTH_NAME, Settings, ensure_run_data
+from .catalogue import GENERIC, LABEL_COLUMN, read_catalogue, resolve_images
+from .config import TRUTH_NAME, Settings, ensure_mock_images, ensure_run_data, mock_survey_name
 from .images import ImageSpec, load_image, load_images
 from .prepare import prepare_catalogue
 from .profiles import VOTE_COUNTS
-from .training import file_sha1, read_history, read_predictions, read_run, read_run_table, write_run_table
+from .training import (
+    file_sha1,
+    portable_path,
+    read_history,
+    read_predictions,
+    read_run,
+    read_run_table,
+    write_run_table,
+)
 
 DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cutout)
 
@@ -29,7 +37,8 @@ DISPLAY = ImageSpec(160)  # how galaxies are shown in figures (colour, whole cut
 FOUR = labels.FOUR_CLASS
 THREE = labels.THREE_CLASS
 FOUR_UNCERTAIN = "four-class-uncertain"
-SURVEY_PREDICTIONS = "survey_predictions.csv"  # the three-class model on every galaxy
+SURVEY_PREDICTIONS = "survey_predictions.csv"  # a model on every galaxy it did not train on
+SURVEY_SOURCE = "survey_predictions.json"  # the catalogue those galaxies came from
 BASELINE_FILE = "baseline.json"
 COMPARISON_DIR = "comparison"  # hard against soft, in the vote-count run folder, a folder per task
 SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
@@ -63,13 +72,28 @@ def _truth_beside(catalog: Path) -> pd.DataFrame | None:
     return labels.read_truth(path) if path.exists() else None
 
 
-def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def run_survey(run_dir: Path, *, images: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The survey a saved run was trained on (images resolved) and its truth. A committed
     faithful run names a larger mock survey than the default; a fresh clone generates it
-    here (:func:`galaxy_utils.config.ensure_run_data`) before its images are drawn."""
-    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True)
-    catalogue = resolve_images(read_catalogue(catalog), catalog.parent / "images", verify="exists").catalogue
+    here (:func:`galaxy_utils.config.ensure_run_data`). With ``images=False`` only its
+    catalogue and truth are made, and ``file_loc`` says where each mock image goes: a
+    figure that shows a few galaxies draws just those (:func:`drawn`)."""
+    catalog = ensure_run_data(read_run(run_dir)["catalog"], progress=True, images=images)
+    catalogue = read_catalogue(catalog)
+    if images or mock_survey_name(catalog) is None:
+        catalogue = resolve_images(catalogue, catalog.parent / "images", verify="exists").catalogue
+    else:
+        catalogue = catalogue.assign(file_loc=[str(catalog.parent / "images" / loc) for loc in catalogue["png_loc"]])
     return catalogue, _truth_beside(catalog)
+
+
+def drawn(paths) -> list:
+    """``paths`` as a list, after drawing those that are images of a mock survey not rendered
+    yet (:func:`galaxy_utils.config.ensure_mock_images`): figures of the committed faithful
+    runs show a few galaxies of the large mock surveys, which a fresh clone has not drawn."""
+    paths = list(paths)
+    ensure_mock_images(paths, progress=True)
+    return paths
 
 
 def data_names() -> dict[str, str]:
@@ -195,8 +219,7 @@ def architecture(run_dir: Path):
 
 
 def learning_curves(run_dir: Path, s: Settings):
-    run = read_run(run_dir)
-    return plots.learning_curves(read_history(run_dir), title=f"{run['task']} ({caption_tag(s, run_dir)})")
+    return plots.learning_curves(read_history(run_dir), title=f"{model_name(run_dir)} ({caption_tag(s, run_dir)})")
 
 
 def metrics(run_dir: Path) -> dict:
@@ -205,7 +228,7 @@ def metrics(run_dir: Path) -> dict:
 
 def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
     """The finished faithful runs of this data (``results/``) among ``tasks`` (default: the
-    hard-label ones), by task: what the notebooks quote beside their own fast runs."""
+    hard-label ones), by task: what the notebooks quote beside their own (laptop or fast) runs."""
     from .config import settings
 
     faithful = settings(s.data, "faithful")
@@ -227,10 +250,19 @@ def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index("run")
 
 
+def model_name(run_dir: Path) -> str:
+    """What a run's model is called in titles: its task, or "5 classes (four-class +
+    'uncertain')" for a task trained with its 'uncertain' galaxies as an extra class."""
+    run = read_run(run_dir)
+    if run.get("keep_uncertain"):
+        return f"{len(run['classes'])} classes ({run['task']} + '{labels.UNCERTAIN}')"
+    return run["task"]
+
+
 def confusion(run_dir: Path, s: Settings):
     m = metrics(run_dir)
     return plots.confusion_matrix(m["confusion_matrix_normalised"], m["classes"],
-                                  title=f"{read_run(run_dir)['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
+                                  title=f"{model_name(run_dir)}: accuracy {m['accuracy']:.2f} on {m['n']} "
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
@@ -241,7 +273,7 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     wrong = np.flatnonzero(probabilities.argmax(axis=1) != y_true)
     right = np.flatnonzero(probabilities.argmax(axis=1) == y_true)
     picks = np.concatenate([rng.permutation(right)[: n - min(2, len(wrong))], rng.permutation(wrong)[:2]])
-    images = load_images(table["file_loc"].iloc[picks], DISPLAY)
+    images = load_images(drawn(table["file_loc"].iloc[picks]), DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
                                   true_labels=list(table["true_class"].iloc[picks]),
                                   threshold=labels.decision_threshold(read_run(run_dir)["task"]))
@@ -283,9 +315,12 @@ def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
 
 
 def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = None,
-                       image_root: Path | None = None) -> pd.DataFrame:
-    """The run's model on every galaxy of a survey it did not train or validate on, saved
-    as ``survey_predictions.csv`` in the run folder (the triangle's data)."""
+                       image_root: Path | None = None, max_galaxies: int | None = None) -> pd.DataFrame:
+    """The run's model on every galaxy of a survey it did not train or validate on (the
+    first ``max_galaxies`` of them when given), saved as ``survey_predictions.csv`` in the
+    run folder (the triangle's data), with the catalogue it read in ``survey_predictions.json``.
+    A three-class run gives its class probabilities; a vote-count run its predicted vote
+    fractions. Missing images of a mock survey are drawn first (only those)."""
     from .training import predict
 
     catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
@@ -294,18 +329,86 @@ def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = Non
         frame = read_run_table(Path(run_dir) / "splits" / f"{split}.csv")
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
-    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    table, _ = predict(Path(run_dir) / "model.keras", unseen, image_root, None, cache_dir=s.cache_dir)
+    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)].head(max_galaxies)
+    if mock_survey_name(catalog) is not None:
+        drawn([image_root / location for location in unseen["png_loc"]])
+    model = Path(run_dir) / "model.keras"
+    if read_run(run_dir)["task"] == VOTE_COUNTS:
+        import keras
+
+        from . import votes
+
+        frame = resolve_images(unseen, image_root, verify="exists").catalogue
+        outputs, readable = votes.predict_frame(keras.models.load_model(model), frame,
+                                                ImageSpec(**read_run(run_dir)["image_spec"]), cache_dir=s.cache_dir)
+        table = votes.prediction_table(readable, outputs)
+    else:
+        table, _ = predict(model, unseen, image_root, None, cache_dir=s.cache_dir, progress=True)
     write_run_table(table, Path(run_dir) / SURVEY_PREDICTIONS)
+    (Path(run_dir) / SURVEY_SOURCE).write_text(json.dumps({"catalog": portable_path(catalog)}, indent=2) + "\n")
     return table
 
 
-def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
-    """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
-    table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS).head(max_galaxies)
-    classes = read_run(run_dir)["classes"]
-    images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
-    return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: int = 12,
+             corner_probability: float = 0.9):
+    """The 3-class project's triangle, drawn as it drew it: galaxies a model did not train
+    on placed by their three probabilities (a three-class run: ``survey_predictions.csv``;
+    a vote-count run: its test galaxies, with spiral / round / edge-on from its predicted
+    fractions by the volunteers' own mapping, so they spread inside the triangle; either
+    way without those the volunteers flagged as artifacts, as every task's cleaning does), the
+    triangle tiled with one thumbnail per cell (the cell's most typical galaxy,
+    :func:`galaxy_utils.plots.triangle_cells`), and each corner close up: galaxies the
+    model gives at least ``corner_probability`` of that class (at least the five times
+    ``corner_galaxies`` nearest the corner), those the volunteers are surest of first. Only
+    the galaxies shown are drawn, so a committed run's figure needs its survey's catalogue,
+    not all its images."""
+    from .comparison import class_probabilities
+
+    catalogue, _ = run_survey(run_dir, images=False)
+    surveyed, of = (Path(run_dir) / SURVEY_PREDICTIONS).is_file(), ""
+    if surveyed and (Path(run_dir) / SURVEY_SOURCE).is_file():  # predictions on another survey's galaxies
+        source = ensure_run_data(json.loads((Path(run_dir) / SURVEY_SOURCE).read_text())["catalog"], images=False)
+        catalogue = read_catalogue(source)
+        of = f" of the {data_names().get(source.parent.name, source.parent.name)}"
+    if read_run(run_dir)["task"] == VOTE_COUNTS:
+        from .votes import fraction_columns, run_fractions
+
+        if surveyed:
+            table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
+            predicted = table[fraction_columns()].astype(float)
+            predicted.attrs["format"] = GENERIC
+            which = f"galaxies{of} the vote-count model did not train on, placed by its predicted vote fractions"
+        else:
+            table, predicted = run_fractions(run_dir, catalogue)
+            which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
+        classes = labels.class_names(THREE)
+        probabilities = class_probabilities(labels.class_confidences(predicted, THREE), THREE)
+    else:
+        table = read_run_table(Path(run_dir) / SURVEY_PREDICTIONS)
+        classes = read_run(run_dir)["classes"]
+        probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
+        which = f"galaxies{of} the model did not train on, placed by its probabilities"
+    volunteers = labels.class_confidences(catalogue, THREE).set_index(catalogue[tree.ID_COLUMN].astype(str))
+    volunteers = volunteers.reindex(table[tree.ID_COLUMN].astype(str)).reset_index(drop=True)
+    galaxy = (volunteers["p_artifact"] < labels.FourClassThresholds().artifact).to_numpy()
+    table, probabilities = table[galaxy].reset_index(drop=True), probabilities[galaxy]
+    volunteers = volunteers[galaxy].reset_index(drop=True)
+    cells = plots.triangle_cells(probabilities, n_cols)
+    corners = []
+    for k, name in enumerate(classes):
+        # The corner: every galaxy at p >= corner_probability, and at least the 5 x corner_galaxies
+        # nearest it (a model of vote fractions rarely reaches 0.9).
+        nearest = np.argsort(-probabilities[:, k], kind="stable")
+        members = nearest[:max(int((probabilities[:, k] >= corner_probability).sum()), 5 * corner_galaxies)]
+        clearest = members[np.argsort(-volunteers[f"p_{name}"].to_numpy()[members], kind="stable")][:corner_galaxies]
+        corners.append((clearest, f"{name} corner: {len(members):,} galaxies at p >= "
+                                  f"{probabilities[members, k].min():.2f}; the volunteers' surest {len(clearest)}"))
+    drawn(table["file_loc"].iloc[np.concatenate([cells["galaxy"], *(rows for rows, _ in corners)])])
+    cell_images = load_images(table["file_loc"].iloc[cells["galaxy"]], ImageSpec(48, crop_fraction=0.6))
+    corners = [(load_images(table["file_loc"].iloc[rows], ImageSpec(64, crop_fraction=0.6)), caption)
+               for rows, caption in corners]
+    title = f"{len(table):,} {which}; one typical galaxy per cell ({caption_tag(s, run_dir)})"
+    return plots.probability_triangle(cell_images, cells, classes, corners, n_cols=n_cols, title=title)
 
 
 def baseline(run_dir: Path, s: Settings) -> dict:
@@ -340,6 +443,7 @@ def cnn_against_baseline(run_dirs: dict[str, Path], s: Settings) -> pd.DataFrame
 # -- the faithful runs -----------------------------------------------------------------
 
 FAITHFUL_SURVEYS = {THREE: "mock-large", VOTE_COUNTS: "mock-large", FOUR: "mock-xl"}
+VOTE_SURVEY_GALAXIES = 5000  # the triangle's galaxies: the faithful vote-count model on this many it never saw
 """The mock survey each faithful run trains on, in the order they run: the vote-count run
 holds out the three-class run's test galaxies, so it comes after it."""
 
@@ -348,7 +452,8 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     """Every faithful run of ``results/`` on the mock surveys, each reused when finished and
     resumed when interrupted (so this can be run again until it completes), then what the
     figures and notebooks read from them: the three-class model's predictions for the whole
-    survey (the triangle) and the pixel baselines. Hours on two CPU cores."""
+    survey and the vote-count model's for the first 5,000 galaxies of the 20,000-galaxy
+    survey it did not train on (the triangles), and the pixel baselines. Hours on two CPU cores."""
     from .comparison import held_out_ids
     from .config import settings
     from .training import train
@@ -368,6 +473,12 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     if not (runs[THREE] / SURVEY_PREDICTIONS).exists():
         catalog = catalogs[THREE]
         survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
+    if not (runs[VOTE_COUNTS] / SURVEY_PREDICTIONS).exists():
+        # The vote-count model trained on the 10,000-galaxy survey; the 20,000-galaxy one
+        # continues it with galaxies it never saw.
+        catalog = catalogs[FOUR]
+        survey_predictions(faithful, runs[VOTE_COUNTS], catalog=catalog, image_root=catalog.parent / "images",
+                           max_galaxies=VOTE_SURVEY_GALAXIES)
     for task in (FOUR, THREE):
         baseline(runs[task], faithful)
     return runs
@@ -424,7 +535,9 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("coverage_tradeoff", "Results", "Threshold trade-off",
                      "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
         ReportFigure("triangle", "Results", "The probability triangle",
-                     "Every survey galaxy placed by the three-class model's probabilities; corners close up."),
+                     "Galaxies the vote-count model never trained on, placed by the spiral, round and edge-on "
+                     "shares of its predicted votes, one typical galaxy per cell; corners close up, the volunteers' "
+                     "surest first."),
         # Beyond hard labels (notebook 6): the vote-count model.
         ReportFigure("vote_question_errors", "Beyond", "Training on the votes: every question at once",
                      "One CNN, a Dirichlet-multinomial head per GZD-5 question: error of its predicted vote fractions, "
@@ -477,7 +590,7 @@ def _figure(name: str, s: Settings):
     if name == "coverage_tradeoff":
         return coverage(runs[FOUR], s)[1]
     if name == "triangle":
-        return triangle(s, runs[THREE])
+        return triangle(s, vote_runs(s)[0])
     if name == "vote_question_errors":
         return vote_question_errors(s)
     if name == "vote_fraction_scatter":
@@ -500,14 +613,15 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
     wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
     manifest = []
     run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
-              "tradeoff": FOUR, "triangle": THREE,
+              "tradeoff": FOUR, "triangle": VOTE_COUNTS,
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
-    # A committed faithful run may name a larger mock survey than the default: make it first.
+    # A committed faithful run may name a larger mock survey than the default: make its
+    # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
     for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
         if (run_dir / "run.json").exists():
-            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True)
+            ensure_run_data(read_run(run_dir)["catalog"], root=s.root, progress=True, images=False)
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -592,7 +706,7 @@ def vote_fraction_scatter(s: Settings, questions=None):
     from .votes import run_fractions
 
     vote_dir, _ = vote_runs(s)
-    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir)[0])
+    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir, images=False)[0])
     return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
 
 
@@ -619,7 +733,8 @@ def saliency_examples(s: Settings, *, per_class: int = 2):
     from .saliency import class_examples, run_maps
 
     vote_dir, hard = vote_runs(s)
-    examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
+    examples = class_examples(hard[THREE], run_survey(hard[THREE], images=False)[0], per_class=per_class)
+    examples["file_loc"] = drawn(examples["file_loc"])
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
     maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
     if read_run(vote_dir)["image_spec"] == read_run(hard[THREE])["image_spec"]:

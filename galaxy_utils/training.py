@@ -64,8 +64,58 @@ def make_strategy(name: str = "auto"):
     return tf.distribute.get_strategy()
 
 
+def seed_everything(seed: int) -> None:
+    """Make a run repeatable: the same seed on the same machine gives the same numbers.
+
+    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and turns on
+    TensorFlow's op determinism, so that kernels with a faster non-deterministic variant
+    use the deterministic one and tf.data keeps its order. Called before a run builds its
+    datasets and model; the notebook that fits a model by hand calls it too.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def progress_callbacks(verbose: int, *, epochs: int | None = None, data_size: int | None = None,
+                       batch_size: int | None = None) -> list:
+    """Progress bars for ``model.fit``: the epochs, and the batches within each, with rates
+    and time left; a terminal bar, or a widget in Jupyter (``tqdm.auto``). None when
+    ``verbose`` is 0. ``data_size`` (training rows) and ``batch_size`` give the batch bar
+    its length, which a ``tf.data`` pipeline that skips unreadable images cannot tell."""
+    if not verbose:
+        return []
+    from tqdm.auto import tqdm
+    from tqdm.keras import TqdmCallback
+
+    return [TqdmCallback(epochs=epochs, data_size=data_size, batch_size=batch_size, verbose=1, tqdm_class=tqdm)]
+
+
+def prediction_progress(steps: int, enabled: bool = True, desc: str = "predicting") -> list:
+    """A progress bar over ``model.predict``'s ``steps`` batches, as a list of Keras callbacks
+    (empty when not ``enabled``): ``model.predict(data, verbose=0, callbacks=...)``."""
+    if not enabled:
+        return []
+    import keras
+    from tqdm.auto import tqdm
+
+    class PredictionBar(keras.callbacks.Callback):
+        def on_predict_begin(self, logs=None):
+            self.bar = tqdm(total=steps, desc=desc, unit="batch")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.bar.update()
+
+        def on_predict_end(self, logs=None):
+            self.bar.close()
+
+    return [PredictionBar()]
+
+
 @contextlib.contextmanager
-def _known_keras_warnings():
+def known_keras_warnings():
     """Silence two Keras warnings that are expected here, and only those.
 
     The input pipeline skips unreadable images, so its length is unknown in advance and
@@ -76,6 +126,9 @@ def _known_keras_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
         yield
+
+
+_known_keras_warnings = known_keras_warnings  # the name the package's modules use
 
 
 def portable_path(location):
@@ -249,6 +302,8 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
                                         initial_value_threshold=best_so_far),
         keras.callbacks.CSVLogger(str(out / HISTORY_FILE), append=True),
         *(extra_callbacks or []),
+        *progress_callbacks(verbose, epochs=prof.epochs, data_size=run.get("split_sizes", {}).get("train"),
+                            batch_size=prof.batch_size),
     ]
     if prof.early_stopping_patience:
         callbacks.append(
@@ -256,7 +311,7 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
         )
     with _known_keras_warnings():
         model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
-                  callbacks=callbacks, verbose=verbose)
+                  callbacks=callbacks, verbose=0)
     run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
     return keras.models.load_model(out / MODEL_FILE)
 
@@ -330,8 +385,6 @@ def train(
     galaxies (see :func:`split_for_profile`). ``catalog_format``: read the catalogue as this
     format rather than the detected one (:data:`galaxy_utils.catalogue.FORMATS`).
     """
-    import keras
-
     from .dataset import make_dataset
     from .images import ImageSpec
     from .models import build_model
@@ -349,7 +402,7 @@ def train(
     cache_dir = Path(cache_dir) if cache_dir else out.parent / "cache"
     started = time.time()
 
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     class_names = labels_module.class_names(task, keep_uncertain)
     catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = prepare_catalogue(catalogue, image_root, task, keep_uncertain=keep_uncertain, verify="verify")
@@ -459,6 +512,7 @@ def predict(
     batch_size: int = 64,
     cache_dir: str | Path | None = None,
     catalog_format: str | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Classify every galaxy of a catalogue (a file, or a DataFrame already read) with a
     trained model; one row per galaxy, written to ``out`` unless it is None.
@@ -471,6 +525,7 @@ def predict(
     ``image_root`` first. A catalogue without an id
     column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
     0-based row numbers, so every prediction can be traced back to its row.
+    ``progress``: a progress bar over the batches (not with ``tta``).
     """
     from .augmentation import predict_dihedral_tta
     from .catalogue import FILE_COLUMN, resolve_images
@@ -496,7 +551,9 @@ def predict(
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
     with _known_keras_warnings():
-        probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+        bar = prediction_progress(-(-len(frame) // batch_size), progress and not tta)
+        probabilities = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0,
+                                                                                        callbacks=bar)
     ids = id_column(frame)
     unreadable_ids = {row["id"] for row in skipped}
     readable = frame[~frame[ids].astype("string").isin(unreadable_ids)]

@@ -540,6 +540,7 @@ def train_vote_counts(
         fit_run,
         open_run,
         portable_path,
+        seed_everything,
     )
 
     prof = get_profile(VOTE_COUNTS, profile_name)
@@ -560,7 +561,7 @@ def train_vote_counts(
     truth_table = read_truth(truth) if truth is not None else None
     started = time.time()
 
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = prepare_vote_catalogue(catalogue, image_root, min_votes=min_votes)
     splits = split_votes(prepared, prof, seed=seed, held_out_ids=held_out)

@@ -77,6 +77,20 @@ def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, c
     assert unreadable["iauname"].tolist() == [catalogue.loc[3, "iauname"]]
 
 
+def test_the_same_seed_trains_to_the_same_numbers(mock_survey, tmp_path):
+    """Seeded Keras plus TensorFlow op determinism: a rerun on the same machine reproduces
+    every epoch's numbers and every prediction, so `make run` leaves the figures unchanged."""
+    runs = [tmp_path / "first", tmp_path / "second"]
+    metrics = [train("three-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out, seed=3,
+                     cache_dir=mock_survey.cache_dir, verbose=0) for out in runs]
+    assert metrics[0] == metrics[1]
+    for name in ("history.csv", "predictions.csv"):
+        first, second = ((out / name).read_text() for out in runs)
+        assert first == second, name
+    history = read_history(runs[0])
+    assert history["loss"].notna().all() and len(history) == 2
+
+
 def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_path):
     out = tmp_path / "four"
     metrics = train("four-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out,
@@ -146,3 +160,22 @@ def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
     run = read_run(out)
     assert run["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
     assert run["finished"]
+
+
+def test_progress_bars_show_rates_and_time_left_and_stay_quiet_when_asked(capsys):
+    import numpy as np
+
+    from galaxy_utils.models import build_model
+    from galaxy_utils.training import prediction_progress, progress_callbacks
+
+    assert progress_callbacks(0) == [] and prediction_progress(3, enabled=False) == []
+    model = build_model("three-class", (8, 8, 1), 3, learning_rate=1e-3)
+    images, labels = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+    model.fit(images, labels, batch_size=2, epochs=2, verbose=0,
+              callbacks=progress_callbacks(1, epochs=2, data_size=6, batch_size=2))
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3))
+    err = capsys.readouterr().err
+    assert "2/2" in err and ("epoch/s" in err or "s/epoch" in err)
+    assert "predicting" in err and "3/3" in err and "batch/s" in err
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3, enabled=False))
+    assert capsys.readouterr().err == ""
