@@ -115,22 +115,23 @@ def bn_cnn(
     input_shape: tuple[int, int, int], n_classes: int, *, invariant: bool = True, width: int = 32,
     name: str = "bn_cnn",
 ) -> keras.Model:
-    """Three blocks of two 3x3 convolutions + batch norm + ReLU and max pooling (``width``,
-    2x, 4x filters), a fourth convolution, global average pooling, dropout 0.3, softmax.
+    """Three blocks of 3x3 convolution + batch norm + ReLU and max pooling (``width``, 2x,
+    4x filters; the first 5x5 as in the 3-class project's network), a fourth convolution
+    (8x), global average pooling, dropout 0.3, softmax. Batch norm with momentum 0.9: a
+    small training set has few steps per epoch, and its running statistics must keep up.
 
     ``invariant``: wrap it in :class:`DihedralViews` / :class:`DihedralMean`, so its
     predictions are the same for all eight rotations-by-90-degrees and flips of an image.
     """
     inputs = keras.Input(shape=input_shape)
     x = DihedralViews()(inputs) if invariant else inputs
-    for filters in (width, 2 * width, 4 * width):
-        for _ in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.ReLU()(x)
+    for kernel, filters in ((5, width), (3, 2 * width), (3, 4 * width)):
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(8 * width, 3, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)
