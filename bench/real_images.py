@@ -273,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     def figure(name: str, key: str) -> float:
         return summary["recipes"].get(name, {}).get(key, float("nan"))
 
+    if args.tune:  # the last line would show the test scores: while tuning, validation only
+        print(" ".join(f"{name}_val_bacc={v['validation_balanced_accuracy']:.3f}"
+                       for name, v in summary["recipes"].items()))
+        return 0
     faithful, best = figure("faithful", "balanced_accuracy"), figure("best", "balanced_accuracy")
     summary.update(faithful_bacc=faithful, best_bacc=best, gain=best - faithful, mock_to_real_bacc=mock_bacc)
     if set(wanted) >= {"faithful", "best"}:
