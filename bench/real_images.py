@@ -118,6 +118,13 @@ def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, s
     return metrics
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pandas' to_markdown needs an extra package)."""
+    rows = [list(map(str, table.columns)), ["---"] * len(table.columns)]
+    rows += [[str(value) for value in row] for row in table.itertuples(index=False)]
+    return "".join("| " + " | ".join(row) + " |\n" for row in rows)
+
+
 def pixel_baseline(run_dir: Path) -> dict:
     """The project's pixel baseline on a run's own split, saved beside it (``baseline.json``)."""
     from galaxy_utils import report
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.out / "ablation.csv", index=False)
         (args.out / "ablation.md").write_text(
             f"Ablation of the best recipe on {DATA_NOTE}; seed {args.seed}; test = the held-out "
-            f"{args.test_fraction:.0%}, n={len(test)}\n\n" + table.to_markdown(index=False) + "\n"
+            f"{args.test_fraction:.0%}, n={len(test)}\n\n" + markdown_table(table)
         )
         print(table.to_string(index=False))
 
