@@ -491,9 +491,9 @@ def real_recalls(root: Path):
         bars = ax.bar(np.arange(len(groups)) + (k - (len(order) - 1) / 2) * width, values, width, label=name)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(np.arange(len(groups)), groups)
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.22)
     ax.set_ylabel("recall")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper center", ncol=len(order), fontsize=8)
     ax.set_title(f"real SDSS / Galaxy Zoo 1, {results['best']['n']} test galaxies")
     return fig
 
