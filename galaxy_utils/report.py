@@ -45,6 +45,11 @@ SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
 # Raised when the comparison's table changes, so saved comparisons are computed again
 # (2: the hard model's thresholded coverage and accuracy).
 COMPARISON_VERSION = 2
+# The real-galaxy runs (bench/real_images.py): results/real-gz1/{faithful,best,mock-to-real},
+# summary.json, ablation.csv. Metrics and models only: the images are never committed.
+REAL_GZ1 = "real-gz1"
+REAL_SECTION = "On real galaxies"
+REAL_TAG = "real SDSS / Galaxy Zoo 1, held-out 20% test galaxies, faithful and best profiles"
 
 
 # -- data ------------------------------------------------------------------------------
@@ -101,7 +106,8 @@ def data_names() -> dict[str, str]:
     from .mock import MOCK_SURVEYS
 
     names = {name: f"mock survey of {n:,} galaxies" for name, n in MOCK_SURVEYS.items()}
-    return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
+    return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5",
+                    REAL_GZ1: "real SDSS / Galaxy Zoo 1"}
 
 
 def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
@@ -554,7 +560,93 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("saliency", "Beyond", "What the CNN sees",
                      "Saliency and Grad-CAM maps of the three-class model and the vote-count model on spiral, round "
                      "and edge-on test galaxies."),
+        # On real galaxies (bench/real_images.py): drawn from results/real-gz1, no pixels.
+        ReportFigure("real_recalls", REAL_SECTION, "On real galaxies: faithful against best",
+                     "Recall per class and balanced accuracy on real SDSS / Galaxy Zoo 1 test galaxies: the pixel "
+                     "baseline, the published 3-class recipe (faithful), the best recipe, and the best recipe "
+                     "trained on the mock survey only."),
+        ReportFigure("real_confusion", REAL_SECTION, "On real galaxies: confusion matrices",
+                     "Rows: Galaxy Zoo 1 volunteers' class; columns: the CNN's; each row sums to 1."),
+        ReportFigure("real_ablation", REAL_SECTION, "On real galaxies: what each idea of the best recipe buys",
+                     "Balanced accuracy of the best recipe with each idea switched off in turn, same split; "
+                     "training seconds on two CPU cores at the bars."),
     ]
+
+
+def real_results(root: Path) -> dict:
+    """The real-galaxy summary (``summary.json`` of results/real-gz1), with the pixel
+    baseline's and each run's metrics read beside it."""
+    folder = Path(root) / "results" / REAL_GZ1
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["metrics"] = {name: metrics(folder / name) for name in ("faithful", "best")}
+    summary["metrics"]["pixel baseline"] = json.loads((folder / "faithful" / BASELINE_FILE).read_text())
+    transfer = folder / "mock-to-real" / "real_metrics.json"
+    if transfer.exists():
+        summary["metrics"]["best, mock-trained"] = json.loads(transfer.read_text())
+    ablation = folder / "ablation.csv"
+    summary["ablation"] = pd.read_csv(ablation) if ablation.exists() else None
+    return summary
+
+
+def real_recalls(root: Path):
+    """Grouped bars: each model's recall per class and balanced accuracy on the real test galaxies."""
+    import matplotlib.pyplot as plt
+
+    results = real_results(root)["metrics"]
+    order = [name for name in ("pixel baseline", "faithful", "best", "best, mock-trained") if name in results]
+    classes = results["best"]["classes"]
+    groups = [*classes, "balanced accuracy"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(order)
+    for k, name in enumerate(order):
+        recalls = [results[name]["per_class"][c]["recall"] for c in classes]
+        values = [*recalls, float(np.mean(recalls))]
+        bars = ax.bar(np.arange(len(groups)) + (k - (len(order) - 1) / 2) * width, values, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylim(0, 1.22)
+    ax.set_ylabel("recall")
+    ax.legend(loc="upper center", ncol=len(order), fontsize=8)
+    ax.set_title(f"real SDSS / Galaxy Zoo 1, {results['best']['n']} test galaxies")
+    return fig
+
+
+def real_confusion(root: Path):
+    """The faithful and best runs' normalised confusion matrices side by side."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    results = real_results(root)["metrics"]
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    for ax, name in zip(axes, ("faithful", "best"), strict=True):
+        classes = results[name]["classes"]
+        sns.heatmap(np.asarray(results[name]["confusion_matrix_normalised"]), annot=True, fmt=".2f", cmap="Blues",
+                    vmin=0, vmax=1, xticklabels=classes, yticklabels=classes, cbar=False, square=True, ax=ax)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("volunteers' class")
+        ax.set_title(f"{name} (real SDSS / Galaxy Zoo 1)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def real_ablation(root: Path):
+    """Horizontal bars: test balanced accuracy of best and of best with each idea off, seconds beside."""
+    import matplotlib.pyplot as plt
+
+    table = real_results(root)["ablation"]
+    if table is None:
+        raise FileNotFoundError(f"no ablation.csv in results/{REAL_GZ1}: run bench/real_images.py --ablate all")
+    labels_ = ["best (all ideas)" if idea == "(nothing)" else f"without {idea}" for idea in table["switched_off"]]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.2))
+    bars = ax.barh(labels_[::-1], table["test_balanced_accuracy"][::-1], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{b:.3f}  ({s:.0f} s)" for b, s in
+                               zip(table["test_balanced_accuracy"][::-1], table["fit_seconds"][::-1], strict=True)],
+                 fontsize=8, padding=3)
+    ax.axvline(table["test_balanced_accuracy"].iloc[0], color="k", lw=0.8, ls="--")
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("balanced accuracy on the held-out real test galaxies")
+    fig.tight_layout()
+    return fig
 
 
 def _figure(name: str, s: Settings):
@@ -601,6 +693,12 @@ def _figure(name: str, s: Settings):
         return uncertain_ranking(s)
     if name == "saliency":
         return saliency_examples(s)
+    if name == "real_recalls":
+        return real_recalls(s.root)
+    if name == "real_confusion":
+        return real_confusion(s.root)
+    if name == "real_ablation":
+        return real_ablation(s.root)
     raise KeyError(f"no report figure called {name!r}")
 
 
@@ -629,6 +727,8 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
         task = run_of.get(figure.name.rsplit("_", 1)[-1])
         from_run = task and not figure.name.startswith("class_counts")
         tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
+        if figure.section == REAL_SECTION:
+            tag = REAL_TAG
         manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
                          "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
     if names is None:

@@ -259,7 +259,7 @@ def open_run(out: Path, fingerprint: dict) -> dict | None:
 
 
 def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strategy: str, monitor: str,
-            extra_callbacks=None, verbose: int = 2):
+            extra_callbacks=None, verbose: int = 2, class_weight: dict[int, float] | None = None):
     """Fit a model in a run folder and return the best one; shared by every kind of run.
 
     Builds the model with ``build()`` inside the tf.distribute strategy; resumes from
@@ -268,7 +268,8 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
     ``history.csv``; stops early when the profile says so. Records the strategy and the
     fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
     check that it is the same run, and after every epoch, so ``fit_seconds`` adds up every
-    sitting of a run that was interrupted (``fit_sittings`` counts them).
+    sitting of a run that was interrupted (``fit_sittings`` counts them). ``class_weight``
+    (class index -> weight) is passed to ``fit``.
     """
     import keras
 
@@ -311,7 +312,7 @@ def fit_run(out: Path, run: dict, build, datasets: dict, prof: Profile, *, strat
         )
     with _known_keras_warnings():
         model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
-                  callbacks=callbacks, verbose=0)
+                  callbacks=callbacks, verbose=0, class_weight=class_weight)
     run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
     return keras.models.load_model(out / MODEL_FILE)
 
@@ -364,7 +365,7 @@ def train(
     task: str,
     catalog: str | Path,
     image_root: str | Path,
-    profile_name: str,
+    profile_name: str | Profile,
     out: str | Path,
     *,
     seed: int = 0,
@@ -384,12 +385,16 @@ def train(
     catalogue) is refused rather than overwritten. ``test_ids``: score on exactly these
     galaxies (see :func:`split_for_profile`). ``catalog_format``: read the catalogue as this
     format rather than the detected one (:data:`galaxy_utils.catalogue.FORMATS`).
+    ``profile_name`` may also be a :class:`~galaxy_utils.profiles.Profile` itself (e.g. an
+    ablation: a named profile with one idea switched off, ``dataclasses.replace``-d under
+    another name).
     """
     from .dataset import make_dataset
     from .images import ImageSpec
     from .models import build_model
 
-    prof: Profile = get_profile(task, profile_name)
+    prof: Profile = profile_name if isinstance(profile_name, Profile) else get_profile(task, profile_name)
+    profile_name = prof.name
     out = Path(out)
     fingerprint = {
         "task": task, "profile": prof.to_dict(), "seed": seed, "keep_uncertain": keep_uncertain,
@@ -414,7 +419,8 @@ def train(
     for name, frame in splits.items():
         write_run_table(frame, out / "splits" / f"{name}.csv")
 
-    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
+    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale, crop=prof.crop,
+                     crop_extent=prof.crop_extent)
     skipped: list[dict] = []
     datasets = {
         name: make_dataset(
@@ -447,9 +453,22 @@ def train(
         "versions": _versions(),
     }
 
+    class_weight = None
+    if prof.class_weights:
+        counts = splits["train"][LABEL_COLUMN].value_counts().reindex(class_names, fill_value=0).to_numpy()
+        shares = counts / counts.sum()
+        class_weight = {i: float(1 / (len(class_names) * share)) for i, share in enumerate(shares) if share > 0}
+        run["class_weight"] = {class_names[i]: round(w, 4) for i, w in class_weight.items()}
+    decay_steps = prof.epochs * max(1, -(-len(splits["train"]) // prof.batch_size))
+
+    def build():
+        return build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate,
+                           optimizer=prof.optimizer, weight_decay=prof.weight_decay, decay_steps=decay_steps,
+                           label_smoothing=prof.label_smoothing)
+
     best = fit_run(
-        out, run, lambda: build_model(prof.model, spec.shape, len(class_names), learning_rate=prof.learning_rate),
-        datasets, prof, strategy=strategy, monitor="val_accuracy", extra_callbacks=extra_callbacks, verbose=verbose,
+        out, run, build, datasets, prof, strategy=strategy, monitor="val_accuracy", extra_callbacks=extra_callbacks,
+        verbose=verbose, class_weight=class_weight,
     )
     metrics = {}
     for name in ("validation", held_out):
@@ -527,6 +546,7 @@ def predict(
     0-based row numbers, so every prediction can be traced back to its row.
     ``progress``: a progress bar over the batches (not with ``tta``).
     """
+    from . import models  # noqa: F401  (registers the custom layers a saved model may hold)
     from .augmentation import predict_dihedral_tta
     from .catalogue import FILE_COLUMN, resolve_images
     from .dataset import make_dataset

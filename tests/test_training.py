@@ -115,6 +115,34 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
     assert drawn(report.architecture(out)) == saved
 
 
+def test_best_recipe_run_predicts_with_its_own_measured_crop(mock_survey, tmp_path):
+    """A 'best'-recipe run carries its preprocessing (the measured crop) and its custom layers:
+    `galaxy-utils predict` in a fresh process reproduces the run's own test predictions."""
+    import dataclasses
+
+    from galaxy_utils import profiles
+
+    tiny = dataclasses.replace(profiles.profile("three-class", "best"), name="best-tiny", image_size=24, epochs=2,
+                               batch_size=16)
+    out = tmp_path / "best"
+    train("three-class", mock_survey.catalogue_path, mock_survey.image_root, tiny, out,
+          cache_dir=tmp_path / "cache", verbose=0)
+    run = read_run(out)
+    assert run["image_spec"]["crop"] == "measured" and run["profile"]["name"] == "best-tiny"
+    assert set(run["class_weight"]) == {"spiral", "round", "edge-on"}
+    own = pd.read_csv(out / "predictions.csv").set_index("iauname")
+    catalogue = pd.read_csv(mock_survey.catalogue_path)
+    catalogue = catalogue[catalogue["iauname"].isin(own.index)]
+    catalogue.to_csv(tmp_path / "test.csv", index=False)
+    predictions = tmp_path / "predictions.csv"
+    subprocess.run([sys.executable, "-m", "galaxy_utils.cli", "predict", "--model", str(out / "model.keras"),
+                    "--catalog", str(tmp_path / "test.csv"), "--image-root", str(mock_survey.image_root),
+                    "--out", str(predictions)], check=True, capture_output=True)
+    table = pd.read_csv(predictions).set_index("iauname").loc[own.index]
+    columns = ["p_spiral", "p_round", "p_edge-on"]
+    assert (table[columns] - own[columns]).abs().max().max() < 1e-4
+
+
 def _train_command(survey, out, *extra):
     return [sys.executable, "-m", "galaxy_utils.cli", "train", "--task", "three-class", "--catalog",
             str(survey.catalogue_path), "--image-root", str(survey.image_root), "--profile", "fast",
