@@ -185,6 +185,16 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFr
     return metrics
 
 
+def data_relative_paths(out: Path, data: Path) -> None:
+    """The run tables under ``out`` name images relative to the real data folder, never by this
+    machine's path (they are committed; the images are not)."""
+    prefix = f"{data.resolve().as_posix()}/"
+    for table in out.rglob("*.csv"):
+        text = table.read_text()
+        if prefix in text:
+            table.write_text(text.replace(prefix, ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real GZ1 development set")
@@ -276,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mock to real: balanced accuracy {mock_bacc:.3f}")
         else:
             print(f"no mock survey at {args.mock}: run `galaxy-utils mock --n 2500 --seed 20220101 --out data/mock`")
+
+    data_relative_paths(args.out, args.data)
 
     def figure(name: str, key: str) -> float:
         return summary["recipes"].get(name, {}).get(key, float("nan"))

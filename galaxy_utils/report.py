@@ -588,6 +588,25 @@ def real_results(root: Path) -> dict:
     return summary
 
 
+def real_summary_table(root: Path) -> pd.DataFrame:
+    """One row per model on the real test galaxies: balanced accuracy (mean per-class
+    recall), accuracy, each class's recall and the training seconds, from results/real-gz1."""
+    summary = real_results(root)
+    rows = {}
+    for name, m in summary["metrics"].items():
+        classes = m.get("classes") or list(m["per_class"])
+        recalls = {f"recall {c}": m["per_class"][c]["recall"] for c in classes}
+        rows[name] = {"balanced accuracy": float(np.mean(list(recalls.values()))), "accuracy": m["accuracy"],
+                      **recalls, "test galaxies": m.get("n")}
+    seconds = {name: recipe.get("fit_seconds") for name, recipe in summary["recipes"].items()}
+    seconds["best, mock-trained"] = summary.get("mock_to_real", {}).get("fit_seconds")
+    table = pd.DataFrame(rows).T.reindex([n for n in ("pixel baseline", "faithful", "best", "best, mock-trained")
+                                          if n in rows])
+    table["training seconds"] = [seconds.get(name) for name in table.index]
+    table.index.name = f"real SDSS / Galaxy Zoo 1 (seed {summary['seed']})"
+    return table
+
+
 def real_recalls(root: Path):
     """Grouped bars: each model's recall per class and balanced accuracy on the real test galaxies."""
     import matplotlib.pyplot as plt
