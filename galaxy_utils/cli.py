@@ -166,7 +166,7 @@ def _predict(args: argparse.Namespace) -> int:
     catalogue = read_catalogue(args.catalog, format=args.format)
     _print_catalogue(args.catalog, catalogue)
     table, unreadable = predict(args.model, catalogue, args.image_root, args.out, threshold=args.threshold,
-                                tta=args.tta, cache_dir=args.cache_dir)
+                                tta=args.tta, cache_dir=args.cache_dir, progress=not args.quiet)
     print(f"wrote {len(table)} predictions to {args.out} "
           f"({int(table['below_threshold'].sum())} below the {args.threshold:g} threshold)")
     if len(unreadable):
@@ -289,11 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.6, help="max-probability threshold (default 0.6)")
     p.add_argument("--tta", action="store_true", help="average over the eight dihedral variants")
     p.add_argument("--cache-dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict, tensorflow=True)
 
     p = sub.add_parser("figures", help="redraw every report figure from saved runs (no retraining)")
     p.add_argument("--data", choices=("mock", "real"), help="default: $GALAXY_CNN_DATA or mock")
-    p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or fast")
+    p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or laptop")
     p.add_argument("--out", help="folder (default: figures/)")
     p.set_defaults(func=_figures, tensorflow=True)
 

@@ -360,8 +360,9 @@ def test_temporary_names_are_unique_per_call_and_process(tmp_path):
 @pytest.mark.parametrize("model_state", ["working", "corrupt"])
 def test_a_tensorflow_command_prints_nothing_but_its_error(tmp_path, model_run, model_state):
     """In a fresh process (TensorFlow not yet imported, no TF_CPP_MIN_LOG_LEVEL set), stderr
-    holds nothing after a prediction, or the one error line, and none of TensorFlow's notices
-    (import-time oneDNN and absl lines, the oneDNN fallback logged while decoding images)."""
+    holds nothing after a prediction without its progress bar (``--quiet``), or the one error
+    line, and none of TensorFlow's notices (import-time oneDNN and absl lines, the oneDNN
+    fallback logged while decoding images)."""
     model = model_run / "model.keras"
     if model_state == "corrupt":
         model.write_bytes(b"not a zip")
@@ -370,7 +371,7 @@ def test_a_tensorflow_command_prints_nothing_but_its_error(tmp_path, model_run, 
     catalogue = generic_catalogue(tmp_path, ["spiral", "round"])
     result = subprocess.run(
         [sys.executable, "-m", "galaxy_utils.cli", "predict", "--model", str(model), "--catalog", str(catalogue),
-         "--image-root", str(tmp_path / "pics"), "--out", str(tmp_path / "p.csv")],
+         "--image-root", str(tmp_path / "pics"), "--out", str(tmp_path / "p.csv"), "--quiet"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     if model_state == "working":

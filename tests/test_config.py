@@ -21,6 +21,20 @@ def test_settings_check_their_choices(monkeypatch):
         config.settings("mock", "quick")
 
 
+def test_notebooks_default_to_the_laptop_profile_and_every_task_has_one(monkeypatch):
+    from galaxy_utils.learn import profiles
+
+    monkeypatch.delenv("GALAXY_CNN_PROFILE", raising=False)
+    assert config.settings().profile == config.DEFAULT_PROFILE == "laptop"
+    monkeypatch.setenv("GALAXY_CNN_PROFILE", "fast")
+    assert config.settings().profile == "fast"
+    for task in ("four-class", "three-class", profiles.VOTE_COUNTS):
+        laptop, fast = profiles.profile(task, "laptop"), profiles.profile(task, "fast")
+        # trained until validation levels off, on more of the survey than the fast profile
+        assert laptop.early_stopping_patience and laptop.epochs > fast.epochs
+        assert laptop.max_galaxies is None
+
+
 def test_mock_survey_names_come_from_the_data_folder():
     assert config.mock_survey_name("data/mock-large/gz_decals_volunteers_5.csv") == "mock-large"
     assert config.mock_survey_name("data/mock") == "mock"
@@ -54,6 +68,28 @@ def test_ensure_mock_regenerates_a_survey_of_another_size(small_surveys, tmp_pat
     catalogue = config.ensure_mock("mock", root=tmp_path)
     assert len(pd.read_csv(catalogue)) == 4
     assert read_complete_marker(catalogue.parent) == (4, mock.DEFAULT_MOCK_SEED)
+
+
+def test_a_figure_draws_only_the_mock_galaxies_it_shows(small_surveys, tmp_path):
+    from galaxy_utils.mock.survey import CATALOGUE_MARKER
+
+    catalogue = config.ensure_run_data("data/mock-large/gz_decals_volunteers_5.csv", root=tmp_path, images=False)
+    folder = catalogue.parent
+    assert read_complete_marker(folder, CATALOGUE_MARKER) == (5, mock.DEFAULT_MOCK_SEED)
+    assert read_complete_marker(folder) is None and not list(folder.rglob("*.png"))
+    locations = pd.read_csv(catalogue)["png_loc"]
+    wanted = [folder / "images" / locations[1], folder / "images" / locations[3], tmp_path / "elsewhere.png"]
+    assert config.ensure_mock_images(wanted, root=tmp_path) == 2
+    assert sorted(folder.rglob("*.png")) == sorted(wanted[:2])
+    assert config.ensure_mock_images(wanted, root=tmp_path) == 0  # already drawn
+    # the same bytes as the whole survey's images, which keeps them
+    drawn = {p: p.read_bytes() for p in wanted[:2]}
+    config.ensure_mock("mock-large", root=tmp_path)
+    assert len(list(folder.rglob("*.png"))) == 5
+    twin = tmp_path / "whole"
+    mock.generate_mock_survey(5, mock.DEFAULT_MOCK_SEED, twin, workers=1, progress=False)
+    for path, content in drawn.items():
+        assert (twin / path.relative_to(folder)).read_bytes() == content == path.read_bytes()
 
 
 def test_unknown_surveys_and_missing_catalogues_are_named(tmp_path):

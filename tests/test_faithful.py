@@ -46,6 +46,12 @@ def test_faithful_makes_every_run_then_reuses_them(tiny_world, capsys):
         assert run["finished"] and run["catalog"] == f"data/{survey}/gz_decals_volunteers_5.csv"
         assert run["fit_sittings"] == 1
     assert (results / "three-class" / RunFolder.SURVEY_PREDICTIONS).is_file()
+    # the vote-count model on the larger survey's galaxies it never saw (the report's triangle)
+    surveyed = (results / "vote-counts" / RunFolder.SURVEY_PREDICTIONS).read_text().splitlines()
+    trained = json.loads((results / "vote-counts" / "run.json").read_text())["split_sizes"]
+    assert len(surveyed) - 1 == 330 - trained["train"] - trained["validation"]
+    assert json.loads((results / "vote-counts" / RunFolder.SURVEY_SOURCE).read_text()) == {
+        "catalog": "data/mock-xl/gz_decals_volunteers_5.csv"}
     assert (results / "four-class" / RunFolder.BASELINE).is_file()
     # the vote-count run holds out the three-class run's test galaxies
     votes_run = json.loads((results / "vote-counts" / "run.json").read_text())

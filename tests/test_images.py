@@ -15,6 +15,7 @@ from galaxy_utils.images.decode import (
     ImageSpec,
     load_image,
     load_images,
+    measure_extent,
     preprocess_catalogue,
 )
 
@@ -236,3 +237,53 @@ def test_load_images_stacks_and_names_the_first_bad_file(tmp_path):
     np.testing.assert_array_equal(stacked[2], load_image(files[2], ImageSpec(8, greyscale=True)))
     with pytest.raises(ImageReadError, match="nope.png"):
         load_images([*files, tmp_path / "nope.png"], ImageSpec(8))
+
+
+# --------------------------------------------------------------------------------------
+# The measured crop
+# --------------------------------------------------------------------------------------
+
+
+def gaussian_galaxy(side: int, sigma: float, *, peak: float = 200.0, sky: float = 10.0, noise: float = 2.0,
+                    seed: int = 0, centre: tuple[float, float] | None = None) -> np.ndarray:
+    """A round Gaussian galaxy of width ``sigma`` on a noisy sky, as uint8 greyscale."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side]
+    cy, cx = centre if centre is not None else ((side - 1) / 2, (side - 1) / 2)
+    light = peak * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+    return np.clip(sky + light + rng.normal(0, noise, (side, side)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("sigma", [6.0, 12.0, 24.0])
+def test_measured_extent_is_the_ninety_percent_light_radius(sigma):
+    # A 2-D Gaussian holds 90% of its light within sigma * sqrt(2 ln 10) = 2.146 sigma.
+    r90 = measure_extent(gaussian_galaxy(300, sigma))
+    assert r90 == pytest.approx(2.146 * sigma, rel=0.1)
+
+
+def test_measured_extent_ignores_a_bright_neighbour_and_survives_a_blank_image():
+    alone = gaussian_galaxy(300, 10.0)
+    neighbour = gaussian_galaxy(300, 10.0, centre=(60.0, 60.0), sky=0.0, noise=0.0)
+    crowded = np.clip(alone.astype(int) + neighbour, 0, 255).astype(np.uint8)
+    assert measure_extent(crowded) == pytest.approx(measure_extent(alone), rel=0.05)
+    assert measure_extent(np.zeros((100, 100), np.uint8)) == 25.0  # a quarter of the side
+
+
+def test_measured_crop_frames_small_and_large_galaxies_alike(tmp_path):
+    # The crop follows the galaxy: the same profile at twice the size gives the same model input.
+    spec = ImageSpec(32, crop="measured", crop_extent=1.5, greyscale=True)
+    for sigma in (8.0, 16.0):
+        Image.fromarray(gaussian_galaxy(400, sigma, noise=0.5)).save(tmp_path / f"g{sigma:.0f}.png")
+    small, large = (load_image(tmp_path / f"g{s}.png", spec).astype(float) for s in ("8", "16"))
+    assert np.abs(small - large).mean() < 3
+    # and the crop is 2 * 1.5 * r90 wide: the galaxy's edge-to-centre contrast is the same at every size.
+    centred = load_image(tmp_path / "g8.png", ImageSpec(32, crop_fraction=0.5, greyscale=True)).astype(float)
+    assert np.abs(small - centred).mean() > 10  # a fixed crop frames it differently
+
+
+def test_measured_crop_has_its_own_cache_key_and_leaves_the_published_keys_alone():
+    assert ImageSpec(64, 0.5, True).key == "size64-crop0.5-grey-lanczos-v1"
+    measured = {ImageSpec(64, crop="measured").key, ImageSpec(64, crop="measured", crop_extent=2.0).key}
+    assert len(measured) == 2 and ImageSpec(64).key not in measured
+    with pytest.raises(ValueError, match="crop must be one of"):
+        ImageSpec(64, crop="petrosian")

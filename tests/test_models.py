@@ -39,5 +39,76 @@ def test_profiles_follow_the_published_recipes():
     for task in ("four-class", "three-class"):
         fast = profiles.profile(task, "fast")
         assert fast.epochs <= 2 and fast.image_size <= 64
-    with pytest.raises(KeyError, match="choose one of: faithful, fast"):
+    with pytest.raises(KeyError, match="choose one of: best, faithful, fast"):
         profiles.profile("three-class", "slow")
+
+
+def test_dihedral_views_are_the_eight_rotations_and_flips():
+    images = np.random.default_rng(0).random((2, 5, 5, 3)).astype("float32")
+    views = np.asarray(models.dihedral_views(images)).reshape(models.N_VIEWS, 2, 5, 5, 3)
+    expected = [np.rot90(image, k, axes=(1, 2)) for image in (images, np.flip(images, 2)) for k in range(4)]
+    found = {view.tobytes() for view in views}
+    assert found == {view.tobytes() for view in expected} and len(found) == models.N_VIEWS
+
+
+@pytest.mark.parametrize("architecture", ["bn-cnn", "invariant-three-class"])
+def test_invariant_model_gives_the_same_output_for_every_rotation_and_flip(architecture, tmp_path):
+    import keras
+
+    model = models.build_model(architecture, (16, 16, 3), 3, learning_rate=1e-3)
+    images = np.random.default_rng(1).random((4, 16, 16, 3)).astype("float32")
+    reference = model.predict(images, verbose=0)
+    assert reference.shape == (4, 3) and np.allclose(reference.sum(axis=1), 1, atol=1e-5)
+    for k in range(4):
+        for flipped in (False, True):
+            view = np.rot90(np.flip(images, 2) if flipped else images, k, axes=(1, 2))
+            np.testing.assert_allclose(model.predict(view, verbose=0), reference, atol=1e-5)
+    # a 90-degree rotation is a different input: a plain network's output changes
+    plain = models.build_model("bn-cnn-plain", (16, 16, 3), 3, learning_rate=1e-3)
+    assert np.abs(plain.predict(np.rot90(images, 1, axes=(1, 2)), verbose=0)
+                  - plain.predict(images, verbose=0)).max() > 1e-4
+    # training sees one view per image (the pipeline rotates them); a saved model reloads invariant
+    assert model(images, training=True).shape == (4, 3)
+    reference = model.predict(images, verbose=0)  # training updated the batch-norm statistics
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(np.flip(images, 1), verbose=0), reference, atol=1e-5)
+
+
+def test_smoothed_sparse_crossentropy_matches_keras_on_one_hot_targets():
+    import keras
+
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], "float32")
+    labels = np.array([0, 2])
+    for smoothing in (0.0, 0.1):
+        ours = models.SmoothedSparseCrossentropy(smoothing)(labels, probabilities)
+        theirs = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(np.eye(3)[labels], probabilities)
+        assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+    assert float(models.SmoothedSparseCrossentropy(0.1)(labels, probabilities)) > float(
+        models.SmoothedSparseCrossentropy(0.0)(labels, probabilities))
+
+
+def test_adamw_cosine_decays_to_zero_over_the_run():
+    model = models.build_model("bn-cnn", (8, 8, 1), 3, learning_rate=2e-3, optimizer="adamw-cosine",
+                               weight_decay=1e-2, decay_steps=100, label_smoothing=0.1)
+    schedule = model.optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(2e-3) and float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+    assert model.optimizer.weight_decay == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="decay_steps"):
+        models.build_model("bn-cnn", (8, 8, 1), 3, learning_rate=1e-3, optimizer="adamw-cosine")
+    with pytest.raises(KeyError, match="unknown optimizer"):
+        models.build_model("bn-cnn", (8, 8, 1), 3, learning_rate=1e-3, optimizer="sgd")
+
+
+def test_best_profile_and_its_ablations():
+    best = profiles.profile("three-class", "best")
+    assert best.crop == "measured" and not best.greyscale and best.model == "bn-cnn" and best.class_weights
+    ablations = profiles.ablations(best)
+    assert len(ablations) >= 6
+    for idea, variant in ablations.items():
+        assert variant.name == f"best-without-{idea}" and variant != best
+        assert variant.task == best.task and variant.epochs == best.epochs
+    # the published recipes' run fingerprints are unchanged by the fields the best recipe added
+    faithful = profiles.profile("three-class", "faithful").to_dict()
+    assert "crop" not in faithful and "optimizer" not in faithful and faithful["crop_fraction"] == 0.5
+    assert best.to_dict()["crop"] == "measured"

@@ -31,3 +31,9 @@ def test_notebook_is_clean(path):
     assert not re.search(r"/(work|tmp|root|home)/[A-Za-z0-9_.-]+/", text), "absolute machine path in outputs"
     first = "".join(code[0]["source"])
     assert "config.settings(" in first and "describe()" in first
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_quickly_on_github(path):
+    """Figures at a sensible resolution, galaxy grids as JPEG: every notebook under 1.5 MB."""
+    assert path.stat().st_size < 1_500_000, f"{path.name} is {path.stat().st_size / 1e6:.2f} MB"

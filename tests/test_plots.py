@@ -20,6 +20,7 @@ def test_every_figure_draws_and_saves(tmp_path):
     images = rng.uniform(size=(30, 16, 16, 1))
     probs = rng.dirichlet([0.5, 0.5, 0.5], size=30)
     names = ["spiral", "round", "edge-on"]
+    cells = plots.triangle_cells(probs, n_cols=8)
     history = pd.DataFrame({"epoch": [0, 1], "accuracy": [0.5, 0.7], "loss": [1.0, 0.6],
                             "val_accuracy": [0.55, 0.65], "val_loss": [0.9, 0.7]})
     curve = pd.DataFrame({"threshold": [0.0, 0.5], "coverage": [1.0, 0.6], "accuracy": [0.7, 0.9]})
@@ -29,7 +30,8 @@ def test_every_figure_draws_and_saves(tmp_path):
         "curves": plots.learning_curves(history),
         "bars": plots.probability_bars(images[:3], probs[:3], names, true_labels=names, threshold=0.6),
         "coverage": plots.coverage_tradeoff(curve, chosen=0.6),
-        "triangle": plots.probability_triangle(images, probs, names, canvas_px=300, thumb_px=12, corner_galaxies=4),
+        "triangle": plots.probability_triangle(
+            images[cells["galaxy"]], cells, names, [(images[:4], name) for name in names], n_cols=8, thumb_px=12),
         "tree": plots.decision_tree(),
         "totals": plots.vote_totals(pd.DataFrame({"smooth-or-featured_total-votes": [5, 4, 40, 38, 5]})),
         "counts": plots.class_counts({"spiral": 4, "round": 7}),
@@ -45,7 +47,28 @@ def test_every_figure_draws_and_saves(tmp_path):
             pixels = np.asarray(image.convert("L"))
         assert pixels.std() > 5, f"{name} looks blank"
     with pytest.raises(ValueError, match="exactly three"):
-        plots.probability_triangle(images, rng.dirichlet([1, 1, 1, 1], size=30), names + ["x"])
+        plots.probability_triangle(images[:1], cells.head(1), names + ["x"], [(images[:1], "")] * 4)
+
+
+def test_triangle_cells_tile_the_triangle_with_each_cells_most_typical_galaxy():
+    probabilities = np.array([
+        [1.0, 0.0, 0.0],  # the spiral corner: alone in its cell
+        [0.02, 0.97, 0.01], [0.0, 0.99, 0.01], [0.01, 0.98, 0.01],  # round corner: the middle one is typical
+        [0.0, 0.0, 1.0], [0.0, 0.01, 0.99],  # edge-on corner: a tie on distance goes to the first
+        [0.34, 0.33, 0.33],  # the middle
+    ])
+    cells = plots.triangle_cells(probabilities, n_cols=4)
+    assert cells["galaxies"].sum() == len(probabilities)
+    assert not cells.duplicated(["row", "col"]).any()
+    chosen = dict(zip(zip(cells["row"], cells["col"], strict=True), cells["galaxy"], strict=True))
+    assert chosen[(0, 0)] == 0
+    assert chosen[(0, 3)] == 3  # nearest the mean of rows 1-3
+    assert cells.set_index("galaxy").loc[3, "galaxies"] == 3
+    assert chosen[(3, 2)] == 4  # equally near the mean: the first
+    middle = cells[cells["galaxy"] == 6].iloc[0]
+    assert (middle["row"], middle["col"]) == (1, 1)
+    # every cell lies in the triangle's bounding grid: 4 across, ceil(4 * sqrt(3) / 2) = 4 high
+    assert cells["col"].between(0, 3).all() and cells["row"].between(0, 3).all()
 
 
 def test_image_grids_show_as_a_much_smaller_jpeg():

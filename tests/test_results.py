@@ -29,3 +29,17 @@ def test_every_committed_run_is_finished_with_its_metrics():
         assert json.loads((ROOT / run / "run.json").read_text())["finished"], f"{run} is unfinished"
         for name in ("metrics.json", "history.csv", "predictions.csv"):
             assert (ROOT / run / name).is_file(), f"{run} lacks {name}"
+
+
+def test_real_summary_table_agrees_with_the_bench_summary():
+    import json
+
+    from galaxy_utils.report import notebook as report
+
+    summary = json.loads((ROOT / "results" / "real-gz1" / "summary.json").read_text())
+    table = report.real_summary_table(ROOT)
+    assert table.loc["faithful", "balanced accuracy"] == pytest.approx(summary["faithful_bacc"])
+    assert table.loc["best", "balanced accuracy"] == pytest.approx(summary["best_bacc"])
+    assert table.loc["pixel baseline", "balanced accuracy"] == pytest.approx(
+        summary["pixel_baseline"]["balanced_accuracy"])
+    assert table.loc["best", "training seconds"] == summary["recipes"]["best"]["fit_seconds"]

@@ -67,7 +67,7 @@ def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, c
     small = tmp_path / "small.csv"
     catalogue.to_csv(small, index=False)
     predictions = tmp_path / "predictions.csv"
-    assert main(["predict", "--model", str(out / "model.keras"), "--catalog", str(small),
+    assert main(["predict", "--model", str(RunFolder(out).model_file), "--catalog", str(small),
                  "--image-root", str(mock_survey.image_root), "--out", str(predictions)]) == 0
     table = pd.read_csv(predictions)
     assert len(table) == 39
@@ -76,6 +76,20 @@ def test_train_command_writes_metrics_history_and_model(mock_survey, tmp_path, c
     assert (table[["p_spiral", "p_round", "p_edge-on"]].sum(axis=1) - 1).abs().max() < 1e-4
     unreadable = pd.read_csv(predictions.with_suffix(".unreadable.csv"))
     assert unreadable["iauname"].tolist() == [catalogue.loc[3, "iauname"]]
+
+
+def test_the_same_seed_trains_to_the_same_numbers(mock_survey, tmp_path):
+    """Seeded Keras plus TensorFlow op determinism: a rerun on the same machine reproduces
+    every epoch's numbers and every prediction, so `make run` leaves the figures unchanged."""
+    runs = [tmp_path / "first", tmp_path / "second"]
+    metrics = [train("three-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", out, seed=3,
+                     cache_dir=mock_survey.cache_dir, verbose=0) for out in runs]
+    assert metrics[0] == metrics[1]
+    for name in ("history.csv", "predictions.csv"):
+        first, second = ((out / name).read_text() for out in runs)
+        assert first == second, name
+    history = RunFolder(runs[0]).history()
+    assert history["loss"].notna().all() and len(history) == 2
 
 
 def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_path):
@@ -100,6 +114,34 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
     saved = drawn(report.architecture(out))
     (out / "model.keras").unlink()
     assert drawn(report.architecture(out)) == saved
+
+
+def test_best_recipe_run_predicts_with_its_own_measured_crop(mock_survey, tmp_path):
+    """A 'best'-recipe run carries its preprocessing (the measured crop) and its custom layers:
+    `galaxy-utils predict` in a fresh process reproduces the run's own test predictions."""
+    import dataclasses
+
+    from galaxy_utils.learn import profiles
+
+    tiny = dataclasses.replace(profiles.profile("three-class", "best"), name="best-tiny", image_size=24, epochs=2,
+                               batch_size=16)
+    out = tmp_path / "best"
+    train("three-class", mock_survey.catalogue_path, mock_survey.image_root, tiny, out,
+          cache_dir=tmp_path / "cache", verbose=0)
+    run = RunFolder(out).run()
+    assert run["image_spec"]["crop"] == "measured" and run["profile"]["name"] == "best-tiny"
+    assert set(run["class_weight"]) == {"spiral", "round", "edge-on"}
+    own = pd.read_csv(RunFolder(out).predictions_file).set_index("iauname")
+    catalogue = pd.read_csv(mock_survey.catalogue_path)
+    catalogue = catalogue[catalogue["iauname"].isin(own.index)]
+    catalogue.to_csv(tmp_path / "test.csv", index=False)
+    predictions = tmp_path / "predictions.csv"
+    subprocess.run([sys.executable, "-m", "galaxy_utils.cli", "predict", "--model", str(RunFolder(out).model_file),
+                    "--catalog", str(tmp_path / "test.csv"), "--image-root", str(mock_survey.image_root),
+                    "--out", str(predictions)], check=True, capture_output=True)
+    table = pd.read_csv(predictions).set_index("iauname").loc[own.index]
+    columns = ["p_spiral", "p_round", "p_edge-on"]
+    assert (table[columns] - own[columns]).abs().max().max() < 1e-4
 
 
 def _train_command(survey, out, *extra):
@@ -148,3 +190,22 @@ def test_mirrored_strategy_on_two_logical_cpus(mock_survey, tmp_path):
     run = RunFolder(out).run()
     assert run["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
     assert run["finished"]
+
+
+def test_progress_bars_show_rates_and_time_left_and_stay_quiet_when_asked(capsys):
+    import numpy as np
+
+    from galaxy_utils.learn.models import build_model
+    from galaxy_utils.learn.runs import prediction_progress, progress_callbacks
+
+    assert progress_callbacks(0) == [] and prediction_progress(3, enabled=False) == []
+    model = build_model("three-class", (8, 8, 1), 3, learning_rate=1e-3)
+    images, labels = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+    model.fit(images, labels, batch_size=2, epochs=2, verbose=0,
+              callbacks=progress_callbacks(1, epochs=2, data_size=6, batch_size=2))
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3))
+    err = capsys.readouterr().err
+    assert "2/2" in err and ("epoch/s" in err or "s/epoch" in err)
+    assert "predicting" in err and "3/3" in err and "batch/s" in err
+    model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3, enabled=False))
+    assert capsys.readouterr().err == ""

@@ -243,7 +243,7 @@ def test_vote_count_profiles_exist():
     faithful = profiles.profile(profiles.VOTE_COUNTS, "faithful")
     assert fast.epochs <= 2 and 32 <= fast.image_size <= 64 and fast.max_galaxies <= 1000
     assert faithful.image_size == 64 and faithful.greyscale and faithful.early_stopping_patience
-    assert profiles.profile_names() == ["faithful", "fast"]
+    assert {"faithful", "fast", "laptop"} <= set(profiles.profile_names())
 
 
 @pytest.fixture(scope="module")

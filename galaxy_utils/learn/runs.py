@@ -11,8 +11,9 @@ A run folder holds everything a later step needs, so figures and notebooks never
   under ``validation``; ``predictions.csv``: one row per held-out galaxy;
 * ``splits/*.csv``: the galaxies of each split; ``backup/``: the state that lets an
   interrupted run continue from its last finished epoch;
-* written later by the report: ``survey_predictions.csv``, ``baseline.json`` and
-  ``comparison/<task>/`` (hard labels against vote counts).
+* written later by the report: ``survey_predictions.csv`` (and ``survey_predictions.json``,
+  the catalogue it read), ``baseline.json`` and ``comparison/<task>/`` (hard labels against
+  vote counts).
 
 TensorFlow is imported inside the functions that need it, so this module (and the CLI's
 ``--help``) loads without it.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from galaxy_utils.data import files
 from galaxy_utils.data.catalogue import id_column
@@ -63,6 +65,54 @@ def make_strategy(name: str = "auto"):
     if name == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def seed_everything(seed: int) -> None:
+    """Make a run repeatable: the same seed on the same machine gives the same numbers.
+
+    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and turns on
+    TensorFlow's op determinism, so that kernels with a faster non-deterministic variant
+    use the deterministic one and tf.data keeps its order. Called before a run builds its
+    datasets and model; the notebook that fits a model by hand calls it too.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def progress_callbacks(verbose: int, *, epochs: int | None = None, data_size: int | None = None,
+                       batch_size: int | None = None) -> list:
+    """Progress bars for ``model.fit``: the epochs, and the batches within each, with rates
+    and time left; a terminal bar, or a widget in Jupyter (``tqdm.auto``). None when
+    ``verbose`` is 0. ``data_size`` (training rows) and ``batch_size`` give the batch bar
+    its length, which a ``tf.data`` pipeline that skips unreadable images cannot tell."""
+    if not verbose:
+        return []
+    from tqdm.keras import TqdmCallback  # imports Keras
+
+    return [TqdmCallback(epochs=epochs, data_size=data_size, batch_size=batch_size, verbose=1, tqdm_class=tqdm)]
+
+
+def prediction_progress(steps: int, enabled: bool = True, desc: str = "predicting") -> list:
+    """A progress bar over ``model.predict``'s ``steps`` batches, as a list of Keras callbacks
+    (empty when not ``enabled``): ``model.predict(data, verbose=0, callbacks=...)``."""
+    if not enabled:
+        return []
+    import keras
+
+    class PredictionBar(keras.callbacks.Callback):
+        def on_predict_begin(self, logs=None):
+            self.bar = tqdm(total=steps, desc=desc, unit="batch")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.bar.update()
+
+        def on_predict_end(self, logs=None):
+            self.bar.close()
+
+    return [PredictionBar()]
 
 
 def environment_for_cpu_devices(n: int) -> None:
@@ -190,19 +240,22 @@ def load_model(path: str | Path):
         raise ValueError(f"{path} is not a readable Keras model ({why}); was it copied completely?") from err
 
 
-def predict_frame(model, frame: pd.DataFrame, spec, *, tta: bool = False, cache_dir=None, batch_size: int = 64):
+def predict_frame(model, frame: pd.DataFrame, spec, *, tta: bool = False, cache_dir=None, batch_size: int = 64,
+                  progress: bool = False):
     """Run ``model`` on every galaxy of ``frame`` (``file_loc`` resolved), in order: the one
     prediction path of the package (scoring a run, ``galaxy-utils predict``, comparisons).
 
     Returns ``(outputs, readable, skipped)``: the model's outputs for the galaxies whose
     image could be read, those rows of ``frame``, and the skipped galaxies (``id``,
     ``file_loc``, ``error``). ``tta`` averages over the eight dihedral variants of each image.
+    ``progress``: a progress bar over the batches (not with ``tta``).
     """
     skipped: list[dict] = []
     dataset = make_dataset(frame, None, spec, batch_size=batch_size, shuffle=False, seed=0, cache_dir=cache_dir,
                            skipped=skipped)
     with known_keras_warnings(), no_retracing_warning():
-        outputs = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0)
+        bar = prediction_progress(-(-len(frame) // batch_size), progress and not tta)
+        outputs = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0, callbacks=bar)
     unreadable = {row["id"] for row in skipped}
     readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
     return np.asarray(outputs), readable, skipped
@@ -231,7 +284,8 @@ class RunFolder:
     PREDICTIONS = "predictions.csv"
     SPLITS = "splits"
     BACKUP = "backup"
-    SURVEY_PREDICTIONS = "survey_predictions.csv"  # a model on every galaxy of its survey (report)
+    SURVEY_PREDICTIONS = "survey_predictions.csv"  # a model on galaxies of a survey it did not train on (report)
+    SURVEY_SOURCE = "survey_predictions.json"  # the catalogue those galaxies came from (report)
     BASELINE = "baseline.json"  # the pixel baseline on the same splits (report)
     COMPARISON = "comparison"  # hard against soft, in a vote-count run folder, a folder per task (report)
 
@@ -287,6 +341,10 @@ class RunFolder:
     @property
     def survey_predictions_file(self) -> Path:
         return self.path / self.SURVEY_PREDICTIONS
+
+    @property
+    def survey_source_file(self) -> Path:
+        return self.path / self.SURVEY_SOURCE
 
     @property
     def baseline_file(self) -> Path:
@@ -379,7 +437,7 @@ class RunFolder:
         return None
 
     def fit(self, run: dict, build, datasets: dict, prof: Profile, *, strategy, monitor: str,
-            extra_callbacks=None, verbose: int = 2):
+            extra_callbacks=None, verbose: int = 2, class_weight: dict[int, float] | None = None):
         """Fit a model in this folder and return the best one; shared by every kind of run.
 
         Builds the model with ``build()`` inside the tf.distribute ``strategy`` (a name of
@@ -391,7 +449,9 @@ class RunFolder:
         ``history.csv``; stops early when the profile says so. Records the strategy and the
         fitting time in ``run`` and writes ``run.json`` before fitting, so a resumed run can
         check that it is the same run, and after every epoch, so ``fit_seconds`` adds up every
-        sitting of a run that was interrupted (``fit_sittings`` counts them).
+        sitting of a run that was interrupted (``fit_sittings`` counts them). ``class_weight``
+        (class index -> weight) is passed to ``fit``; ``verbose`` shows progress bars
+        (:func:`progress_callbacks`).
         """
         import keras
 
@@ -425,6 +485,8 @@ class RunFolder:
                                             initial_value_threshold=best_so_far),
             keras.callbacks.CSVLogger(str(self.history_file), append=True),
             *(extra_callbacks or []),
+            *progress_callbacks(verbose, epochs=prof.epochs, data_size=run.get("split_sizes", {}).get("train"),
+                                batch_size=prof.batch_size),
         ]
         if prof.early_stopping_patience:
             callbacks.append(
@@ -432,7 +494,7 @@ class RunFolder:
             )
         with known_keras_warnings():
             model.fit(datasets["train"], validation_data=datasets["validation"], epochs=prof.epochs,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=0, class_weight=class_weight)
         run["fit_seconds"] = round(earlier_seconds + time.time() - started, 1)
         return keras.models.load_model(self.model_file)
 

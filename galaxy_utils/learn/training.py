@@ -17,7 +17,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -49,6 +48,7 @@ from galaxy_utils.learn.runs import (
     make_strategy,
     portable_path,
     predict_frame,
+    seed_everything,
     versions,
 )
 from galaxy_utils.learn.votes import VoteCounts
@@ -147,8 +147,23 @@ class HardLabels:
     def dataset_options(self, frame: pd.DataFrame) -> dict:
         return {"class_names": self.class_names}
 
-    def build(self, prof: Profile, spec: ImageSpec):
-        return build_model(prof.model, spec.shape, len(self.class_names), learning_rate=prof.learning_rate)
+    def class_weight(self, train: pd.DataFrame, prof: Profile) -> dict[int, float] | None:
+        """Class index -> weight, inversely proportional to the class's share of the training
+        split, when the profile asks for class weights (else None)."""
+        if not prof.class_weights:
+            return None
+        counts = train[LABEL_COLUMN].value_counts().reindex(self.class_names, fill_value=0).to_numpy()
+        shares = counts / counts.sum()
+        return {i: float(1 / (len(self.class_names) * share)) for i, share in enumerate(shares) if share > 0}
+
+    def about_class_weight(self, weights: dict[int, float]) -> dict[str, float]:
+        """What ``run.json`` records of :meth:`class_weight`: class name -> weight."""
+        return {self.class_names[i]: round(w, 4) for i, w in weights.items()}
+
+    def build(self, prof: Profile, spec: ImageSpec, *, decay_steps: int | None = None):
+        return build_model(prof.model, spec.shape, len(self.class_names), learning_rate=prof.learning_rate,
+                           optimizer=prof.optimizer, weight_decay=prof.weight_decay, decay_steps=decay_steps,
+                           label_smoothing=prof.label_smoothing)
 
     def score(self, probabilities: np.ndarray, readable: pd.DataFrame) -> dict:
         y_true = readable[LABEL_COLUMN].map({c: i for i, c in enumerate(self.class_names)}).to_numpy()
@@ -168,7 +183,7 @@ def train(
     task: str,
     catalog: str | Path,
     image_root: str | Path,
-    profile_name: str,
+    profile_name: str | Profile,
     out: str | Path,
     *,
     seed: int = 0,
@@ -195,6 +210,9 @@ def train(
     (:data:`galaxy_utils.data.catalogue.FORMATS`). Vote counts only: ``truth``, the mock
     survey's ``truth.csv`` (``'auto'``: one beside the catalogue if there is one; ``None``:
     volunteers only); ``min_votes``, the fewest classifications a galaxy needs.
+    ``profile_name`` may also be a :class:`~galaxy_utils.learn.profiles.Profile` itself (e.g.
+    an ablation: a named profile with one idea switched off, ``dataclasses.replace``-d under
+    another name).
     """
     if task == VOTE_COUNTS:
         if keep_uncertain:
@@ -202,7 +220,8 @@ def train(
         kind = VoteCounts(catalog, truth=truth, min_votes=min_votes)
     else:
         kind = HardLabels(task, keep_uncertain)
-    prof: Profile = get_profile(task, profile_name)
+    prof: Profile = profile_name if isinstance(profile_name, Profile) else get_profile(task, profile_name)
+    profile_name = prof.name
     # Every worker of a multi-worker run runs this; only the chief writes ``out``.
     folder = RunFolder(out).for_this_worker() if strategy == "multi-worker" else RunFolder(out)
     fingerprint = {"task": task, "profile": prof.to_dict(), "seed": seed, "catalog_sha1": file_sha1(catalog),
@@ -216,13 +235,14 @@ def train(
     started = time.time()
 
     dist = make_strategy(strategy)  # first: a multi-worker strategy must precede every other TensorFlow operation
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     catalogue = read_catalogue(catalog, format=catalog_format)
     prepared, log = kind.prepare(catalogue, image_root, prof, seed=seed, source=catalog)
     splits, about_splits = kind.split(prepared, prof, seed=seed, test_ids=test_ids)
     folder.write_splits(splits)
 
-    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale)
+    spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale, crop=prof.crop,
+                     crop_extent=prof.crop_extent)
     skipped: list[dict] = []
     datasets = {
         name: make_dataset(
@@ -248,8 +268,12 @@ def train(
         "held_out_split": held_out,
         "versions": versions(),
     }
-    best = folder.fit(run, lambda: kind.build(prof, spec), datasets, prof, strategy=dist, monitor=kind.monitor,
-                      extra_callbacks=extra_callbacks, verbose=verbose)
+    class_weight = kind.class_weight(splits["train"], prof)
+    if class_weight is not None:
+        run["class_weight"] = kind.about_class_weight(class_weight)
+    decay_steps = prof.epochs * max(1, -(-len(splits["train"]) // prof.batch_size))
+    best = folder.fit(run, lambda: kind.build(prof, spec, decay_steps=decay_steps), datasets, prof, strategy=dist,
+                      monitor=kind.monitor, extra_callbacks=extra_callbacks, verbose=verbose, class_weight=class_weight)
     metrics = {}
     for name in ("validation", held_out):
         outputs, readable, unreadable = predict_frame(best, splits[name], spec, cache_dir=cache_dir,
@@ -280,6 +304,7 @@ def predict(
     batch_size: int = 64,
     cache_dir: str | Path | None = None,
     catalog_format: str | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Classify every galaxy of a catalogue (a file, or a DataFrame already read) with a
     trained model; one row per galaxy, written to ``out`` unless it is None.
@@ -292,6 +317,7 @@ def predict(
     ``image_root`` first. A catalogue without an id
     column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
     0-based row numbers, so every prediction can be traced back to its row.
+    ``progress``: a progress bar over the batches (not with ``tta``).
     """
     run = RunFolder.of_model(model_path).run()
     spec = ImageSpec(**run["image_spec"])
@@ -306,7 +332,7 @@ def predict(
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
     probabilities, readable, skipped = predict_frame(model, frame, spec, tta=tta, cache_dir=cache_dir,
-                                                     batch_size=batch_size)
+                                                     batch_size=batch_size, progress=progress)
     ids = id_column(frame)
     table = prediction_table(readable[ids], readable[FILE_COLUMN], probabilities, class_names, threshold, id_name=ids)
     unreadable = pd.concat(

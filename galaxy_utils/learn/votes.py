@@ -475,7 +475,11 @@ class VoteCounts:
         return {"class_names": None,
                 "targets": labels_module.soft_targets(frame).counts.to_numpy(dtype=np.int32)}
 
-    def build(self, prof: Profile, spec):
+    def class_weight(self, train: pd.DataFrame, prof: Profile) -> None:
+        """None: vote counts have no classes to weight."""
+        return None
+
+    def build(self, prof: Profile, spec, *, decay_steps: int | None = None):
         return build_vote_model(prof.model, spec.shape, learning_rate=prof.learning_rate)
 
     def score(self, concentrations: np.ndarray, readable: pd.DataFrame) -> dict:

@@ -39,6 +39,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
+from galaxy_utils.data.catalogue import png_loc_for
 from galaxy_utils.data.files import CATALOGUE_NAME, TRUTH_NAME, written_atomically
 from galaxy_utils.mock.morphology import GalaxyTruth, sample_truths, truth_table
 from galaxy_utils.mock.render import IMAGE_SIZE, render_galaxy
@@ -46,6 +47,10 @@ from galaxy_utils.mock.volunteers import volunteer_catalogue
 
 IMAGE_FOLDER = "images"
 COMPLETE_MARKER = ".complete"
+# Written with the catalogue and truth: the survey's tables are there, its images maybe not
+# all (a figure that shows a few galaxies of a large survey draws only those).
+CATALOGUE_MARKER = ".catalogue"
+SMALL_DRAW = 32  # draw_mock_images renders fewer images than this in the calling process
 # Fixed CSV formatting, so the same seed gives the same bytes.
 FLOAT_FORMAT = "%.10g"
 PNG_COMPRESS_LEVEL = 1
@@ -97,10 +102,11 @@ def complete_marker_text(n: int, seed: int) -> str:
     return f"n={n} seed={seed}\n"
 
 
-def read_complete_marker(folder: Path) -> tuple[int, int] | None:
-    """``(n, seed)`` of the finished survey in ``folder``, or None (absent, unfinished or unreadable)."""
+def read_complete_marker(folder: Path, marker: str = COMPLETE_MARKER) -> tuple[int, int] | None:
+    """``(n, seed)`` of the finished survey in ``folder``, or None (absent, unfinished or unreadable).
+    ``marker=CATALOGUE_MARKER``: of the survey whose catalogue and truth are there."""
     try:
-        fields = dict(item.split("=", 1) for item in (Path(folder) / COMPLETE_MARKER).read_text().split())
+        fields = dict(item.split("=", 1) for item in (Path(folder) / marker).read_text().split())
         return int(fields["n"]), int(fields["seed"])
     except (OSError, ValueError, KeyError):
         return None
@@ -166,6 +172,70 @@ def survey_seeds(seed: int, n: int) -> tuple[np.random.Generator, np.random.Gene
     return np.random.default_rng(truth_sequence), np.random.default_rng(vote_sequence), image_seeds
 
 
+def write_mock_catalogue(n: int, seed: int, out: Path) -> tuple[list[GalaxyTruth], np.ndarray, pd.DataFrame]:
+    """Write the ``n``-galaxy survey's catalogue and truth under ``out`` (no images: seconds
+    even for 20,000 galaxies) and its ``.catalogue`` marker; returns the truths, each
+    galaxy's image seed and the catalogue, for drawing the images."""
+    if n < 1:
+        raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CATALOGUE_MARKER).unlink(missing_ok=True)
+    truth_rng, vote_rng, image_seeds = survey_seeds(seed, n)
+    truths = sample_truths(n, truth_rng)
+    catalogue = volunteer_catalogue(truths, vote_rng)
+    _write_csv(catalogue, out / CATALOGUE_NAME)
+    _write_csv(truth_table(truths), out / TRUTH_NAME)
+    (out / CATALOGUE_MARKER).write_text(complete_marker_text(n, seed))
+    return truths, image_seeds, catalogue
+
+
+def _draw(tasks: list, workers: int, progress: bool) -> int:
+    """Render ``tasks`` (truth, image seed, path) that are not on disk yet; how many were drawn."""
+    workers = max(1, min(workers, len(tasks)))
+    bar = tqdm(total=len(tasks), desc="mock survey images", unit="img", disable=not progress)
+    written = 0
+    try:
+        if workers == 1:
+            for task in tasks:
+                written += _ensure_image(task)
+                bar.update()
+        else:
+            chunksize = max(1, min(8, len(tasks) // (workers * 4)))
+            # Spawned, not forked, workers: safe even when the caller (a notebook) has
+            # already started threads, e.g. by importing TensorFlow.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for was_written in pool.map(_ensure_image, tasks, chunksize=chunksize):
+                    written += was_written
+                    bar.update()
+    finally:
+        bar.close()
+    return written
+
+
+def draw_mock_images(n: int, seed: int, out: Path, locations, *, workers: int | None = None,
+                     progress: bool = False, reuse_from=()) -> int:
+    """Draw only the images at ``locations`` (``png_loc`` values) of the ``n``-galaxy survey
+    in ``out``, byte-identical to the whole survey's (each image depends only on its own
+    truth and seed); images already there are kept, and those finished surveys of the same
+    seed in ``reuse_from`` have are linked. For figures that show a few galaxies of a survey
+    too large to render on the spot. Returns how many were drawn."""
+    wanted = set(locations)
+    _link_existing_images(sorted(wanted), Path(out) / IMAGE_FOLDER, seed, reuse_from)
+    truth_rng, _, image_seeds = survey_seeds(seed, n)
+    image_root = Path(out) / IMAGE_FOLDER
+    tasks = [(truth, int(image_seed), str(image_root / png_loc_for(truth.iauname)))
+             for truth, image_seed in zip(sample_truths(n, truth_rng), image_seeds, strict=True)
+             if png_loc_for(truth.iauname) in wanted]
+    unknown = wanted - {png_loc_for(task[0].iauname) for task in tasks}
+    if unknown:
+        raise ValueError(f"{len(unknown)} image(s) not in the {n}-galaxy mock survey, e.g. {sorted(unknown)[0]}")
+    # A few images draw faster here than in worker processes that first import GalSim.
+    workers = 1 if len(tasks) < SMALL_DRAW else workers or os.cpu_count() or 1
+    return _draw(tasks, workers, progress)
+
+
 def generate_mock_survey(
     n: int, seed: int, out: Path, workers: int | None = None, progress: bool = True, reuse_from=()
 ) -> MockSurveyPaths:
@@ -176,8 +246,6 @@ def generate_mock_survey(
     ``reuse_from``: folders of other finished surveys; those of the same seed lend their
     images (linked, not redrawn). A ``.complete`` marker is written once every image is there.
     """
-    if n < 1:
-        raise ValueError(f"a mock survey needs at least one galaxy, not n={n}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_folder(out):
@@ -189,12 +257,8 @@ def generate_mock_survey(
 def _generate(n: int, seed: int, out: Path, workers: int | None, progress: bool, reuse_from) -> MockSurveyPaths:
     """:func:`generate_mock_survey` once it holds the folder."""
     (out / COMPLETE_MARKER).unlink(missing_ok=True)  # until every file below is there
-    truth_rng, vote_rng, image_seeds = survey_seeds(seed, n)
-    truths = sample_truths(n, truth_rng)
-    catalogue = volunteer_catalogue(truths, vote_rng)
+    truths, image_seeds, catalogue = write_mock_catalogue(n, seed, out)
     catalogue_path, truth_path = out / CATALOGUE_NAME, out / TRUTH_NAME
-    _write_csv(catalogue, catalogue_path)
-    _write_csv(truth_table(truths), truth_path)
 
     image_root = out / IMAGE_FOLDER
     linked = _link_existing_images(catalogue["png_loc"], image_root, seed, reuse_from)
@@ -202,26 +266,9 @@ def _generate(n: int, seed: int, out: Path, workers: int | None, progress: bool,
         (truth, int(image_seed), str(image_root / loc))
         for truth, image_seed, loc in zip(truths, image_seeds, catalogue["png_loc"], strict=True)
     ]
-    workers = max(1, min(workers or os.cpu_count() or 1, n))
-    bar = tqdm(total=n, desc="mock survey images", unit="img", disable=not progress)
-    written = 0
-    try:
-        if workers == 1:
-            for task in tasks:
-                written += _ensure_image(task)
-                bar.update()
-        else:
-            chunksize = max(1, min(8, n // (workers * 4)))
-            # Spawned, not forked, workers: safe even when the caller (a notebook) has
-            # already started threads, e.g. by importing TensorFlow.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for was_written in pool.map(_ensure_image, tasks, chunksize=chunksize):
-                    written += was_written
-                    bar.update()
-    finally:
-        bar.close()
+    written = _draw(tasks, workers or os.cpu_count() or 1, progress)
     (out / COMPLETE_MARKER).write_text(complete_marker_text(n, seed))
+    (out / CATALOGUE_MARKER).unlink()  # the finished survey's marker says it all
     return MockSurveyPaths(
         root=out,
         catalogue=catalogue_path,

@@ -17,10 +17,11 @@ import pandas as pd
 from galaxy_utils.analysis import comparison
 from galaxy_utils.analysis.comparison import compare_runs, held_out_ids, load_comparison, save_comparison
 from galaxy_utils.analysis.saliency import class_examples, run_maps
-from galaxy_utils.config import Settings, ensure_run_data, settings
+from galaxy_utils.config import Settings, ensure_mock_images, ensure_run_data, mock_survey_name, settings
 from galaxy_utils.data import labels, tree
-from galaxy_utils.data.catalogue import LABEL_COLUMN, resolve_images
+from galaxy_utils.data.catalogue import GENERIC, LABEL_COLUMN, resolve_images
 from galaxy_utils.data.files import TRUTH_NAME, file_sha1
+from galaxy_utils.data.labels import class_probabilities
 from galaxy_utils.data.prepare import prepare_catalogue
 from galaxy_utils.data.read import read_catalogue
 from galaxy_utils.images.augmentation import N_VARIANTS, dihedral, random_augmentation
@@ -30,13 +31,13 @@ from galaxy_utils.learn.dataset import catalogue_images
 from galaxy_utils.learn.evaluation import classification_metrics, coverage_curve
 from galaxy_utils.learn.models import build_model
 from galaxy_utils.learn.profiles import VOTE_COUNTS
-from galaxy_utils.learn.runs import RunFolder, read_run_table, write_run_table
+from galaxy_utils.learn.runs import RunFolder, portable_path, predict_frame, read_run_table, write_run_table
 from galaxy_utils.learn.training import (
     predict,
     read_predictions,
     train,
 )
-from galaxy_utils.learn.votes import run_fractions
+from galaxy_utils.learn.votes import fraction_columns, prediction_table, run_fractions
 from galaxy_utils.mock import MOCK_SURVEYS
 from galaxy_utils.report import plots
 from galaxy_utils.report.plots_votes import (
@@ -57,6 +58,11 @@ SOURCES_FILE = "sources.json"  # what a saved comparison was computed from
 # Raised when the comparison's table changes, so saved comparisons are computed again
 # (2: the hard model's thresholded coverage and accuracy).
 COMPARISON_VERSION = 2
+# The real-galaxy runs (bench/real_images.py): results/real-gz1/{faithful,best,mock-to-real},
+# summary.json, ablation.csv. Metrics and models only: the images are never committed.
+REAL_GZ1 = "real-gz1"
+REAL_SECTION = "On real galaxies"
+REAL_TAG = "real SDSS / Galaxy Zoo 1, held-out 20% test galaxies, faithful and best profiles"
 
 
 # -- data ------------------------------------------------------------------------------
@@ -84,19 +90,35 @@ def _truth_beside(catalog: Path) -> pd.DataFrame | None:
     return labels.read_truth(path) if path.exists() else None
 
 
-def run_survey(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def run_survey(run_dir: Path, *, images: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The survey a saved run was trained on (images resolved) and its truth. A committed
     faithful run names a larger mock survey than the default; a fresh clone generates it
-    here (:func:`galaxy_utils.config.ensure_run_data`) before its images are drawn."""
-    catalog = ensure_run_data(RunFolder(run_dir).run()["catalog"], progress=True)
-    catalogue = resolve_images(read_catalogue(catalog), catalog.parent / "images", verify="exists").catalogue
+    here (:func:`galaxy_utils.config.ensure_run_data`). With ``images=False`` only its
+    catalogue and truth are made, and ``file_loc`` says where each mock image goes: a
+    figure that shows a few galaxies draws just those (:func:`drawn`)."""
+    catalog = ensure_run_data(RunFolder(run_dir).run()["catalog"], progress=True, images=images)
+    catalogue = read_catalogue(catalog)
+    if images or mock_survey_name(catalog) is None:
+        catalogue = resolve_images(catalogue, catalog.parent / "images", verify="exists").catalogue
+    else:
+        catalogue = catalogue.assign(file_loc=[str(catalog.parent / "images" / loc) for loc in catalogue["png_loc"]])
     return catalogue, _truth_beside(catalog)
+
+
+def drawn(paths) -> list:
+    """``paths`` as a list, after drawing those that are images of a mock survey not rendered
+    yet (:func:`galaxy_utils.config.ensure_mock_images`): figures of the committed faithful
+    runs show a few galaxies of the large mock surveys, which a fresh clone has not drawn."""
+    paths = list(paths)
+    ensure_mock_images(paths, progress=True)
+    return paths
 
 
 def data_names() -> dict[str, str]:
     """Caption names of the data folders: 'mock survey', 'mock survey of 10,000 galaxies', ..."""
     names = {name: f"mock survey of {n:,} galaxies" for name, n in MOCK_SURVEYS.items()}
-    return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5"}
+    return names | {"mock": "mock survey", "gzd5": "real GZD-5", "real": "real GZD-5",
+                    REAL_GZ1: "real SDSS / Galaxy Zoo 1"}
 
 
 def caption_tag(s: Settings, run_dir: Path | None = None) -> str:
@@ -206,8 +228,8 @@ def architecture(run_dir: Path):
 
 
 def learning_curves(run_dir: Path, s: Settings):
-    run = RunFolder(run_dir).run()
-    return plots.learning_curves(RunFolder(run_dir).history(), title=f"{run['task']} ({caption_tag(s, run_dir)})")
+    return plots.learning_curves(RunFolder(run_dir).history(),
+                                 title=f"{model_name(run_dir)} ({caption_tag(s, run_dir)})")
 
 
 def metrics(run_dir: Path) -> dict:
@@ -216,7 +238,7 @@ def metrics(run_dir: Path) -> dict:
 
 def faithful_runs(s: Settings, tasks=(FOUR, THREE, FOUR_UNCERTAIN)) -> dict[str, Path]:
     """The finished faithful runs of this data (``results/``) among ``tasks`` (default: the
-    hard-label ones), by task: what the notebooks quote beside their own fast runs."""
+    hard-label ones), by task: what the notebooks quote beside their own (laptop or fast) runs."""
     faithful = settings(s.data, "faithful")
     runs = {task: faithful.run_dir(task) for task in tasks}
     return {task: run_dir for task, run_dir in runs.items() if RunFolder(run_dir).has_metrics()}
@@ -236,10 +258,19 @@ def summary_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index("run")
 
 
+def model_name(run_dir: Path) -> str:
+    """What a run's model is called in titles: its task, or "5 classes (four-class +
+    'uncertain')" for a task trained with its 'uncertain' galaxies as an extra class."""
+    run = RunFolder(run_dir).run()
+    if run.get("keep_uncertain"):
+        return f"{len(run['classes'])} classes ({run['task']} + '{labels.UNCERTAIN}')"
+    return run["task"]
+
+
 def confusion(run_dir: Path, s: Settings):
     m = metrics(run_dir)
     return plots.confusion_matrix(m["confusion_matrix_normalised"], m["classes"],
-                                  title=f"{RunFolder(run_dir).run()['task']}: accuracy {m['accuracy']:.2f} on {m['n']} "
+                                  title=f"{model_name(run_dir)}: accuracy {m['accuracy']:.2f} on {m['n']} "
                                         f"test galaxies ({caption_tag(s, run_dir)})")
 
 
@@ -250,7 +281,7 @@ def probability_bars(run_dir: Path, *, n: int = 6, seed: int = 0):
     wrong = np.flatnonzero(probabilities.argmax(axis=1) != y_true)
     right = np.flatnonzero(probabilities.argmax(axis=1) == y_true)
     picks = np.concatenate([rng.permutation(right)[: n - min(2, len(wrong))], rng.permutation(wrong)[:2]])
-    images = load_images(table["file_loc"].iloc[picks], DISPLAY)
+    images = load_images(drawn(table["file_loc"].iloc[picks]), DISPLAY)
     return plots.probability_bars(images, probabilities[picks], classes,
                                   true_labels=list(table["true_class"].iloc[picks]),
                                   threshold=labels.decision_threshold(RunFolder(run_dir).run()["task"]))
@@ -290,27 +321,91 @@ def uncertain_comparison(four_dir: Path, five_dir: Path) -> pd.DataFrame:
 
 
 def survey_predictions(s: Settings, run_dir: Path, *, catalog: Path | None = None,
-                       image_root: Path | None = None) -> pd.DataFrame:
-    """The run's model on every galaxy of a survey it did not train or validate on, saved
-    as ``survey_predictions.csv`` in the run folder (the triangle's data)."""
+                       image_root: Path | None = None, max_galaxies: int | None = None) -> pd.DataFrame:
+    """The run's model on every galaxy of a survey it did not train or validate on (the
+    first ``max_galaxies`` of them when given), saved as ``survey_predictions.csv`` in the
+    run folder (the triangle's data), with the catalogue it read in ``survey_predictions.json``.
+    A three-class run gives its class probabilities; a vote-count run its predicted vote
+    fractions. Missing images of a mock survey are drawn first (only those)."""
     catalog, image_root = Path(catalog or s.catalogue_path), Path(image_root or s.image_root)
     seen = set()
     for split in ("train", "validation"):
         frame = RunFolder(run_dir).split(split)
         seen |= set(frame[tree.ID_COLUMN].astype(str))
     catalogue = read_catalogue(catalog)
-    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)]
-    table, _ = predict(RunFolder(run_dir).model_file, unseen, image_root, None, cache_dir=s.cache_dir)
-    write_run_table(table, RunFolder(run_dir).survey_predictions_file)
+    unseen = catalogue[~catalogue[tree.ID_COLUMN].astype(str).isin(seen)].head(max_galaxies)
+    if mock_survey_name(catalog) is not None:
+        drawn([image_root / location for location in unseen["png_loc"]])
+    folder = RunFolder(run_dir)
+    if folder.run()["task"] == VOTE_COUNTS:
+        frame = resolve_images(unseen, image_root, verify="exists").catalogue
+        outputs, readable, _ = predict_frame(folder.model(), frame, ImageSpec(**folder.run()["image_spec"]),
+                                             cache_dir=s.cache_dir, progress=True)
+        table = prediction_table(readable, outputs)
+    else:
+        table, _ = predict(folder.model_file, unseen, image_root, None, cache_dir=s.cache_dir, progress=True)
+    write_run_table(table, folder.survey_predictions_file)
+    folder.survey_source_file.write_text(json.dumps({"catalog": portable_path(catalog)}, indent=2) + "\n")
     return table
 
 
-def triangle(s: Settings, run_dir: Path, *, max_galaxies: int = 3000):
-    """The 3-class project's triangle: every galaxy of the survey placed by its predictions."""
-    table = read_run_table(RunFolder(run_dir).survey_predictions_file).head(max_galaxies)
-    classes = RunFolder(run_dir).run()["classes"]
-    images = load_images(table["file_loc"], ImageSpec(48, crop_fraction=0.6))
-    return plots.probability_triangle(images, table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+def triangle(s: Settings, run_dir: Path, *, n_cols: int = 18, corner_galaxies: int = 12,
+             corner_probability: float = 0.9):
+    """The 3-class project's triangle, drawn as it drew it: galaxies a model did not train
+    on placed by their three probabilities (a three-class run: ``survey_predictions.csv``;
+    a vote-count run: its test galaxies, with spiral / round / edge-on from its predicted
+    fractions by the volunteers' own mapping, so they spread inside the triangle; either
+    way without those the volunteers flagged as artifacts, as every task's cleaning does), the
+    triangle tiled with one thumbnail per cell (the cell's most typical galaxy,
+    :func:`galaxy_utils.report.plots.triangle_cells`), and each corner close up: galaxies the
+    model gives at least ``corner_probability`` of that class (at least the five times
+    ``corner_galaxies`` nearest the corner), those the volunteers are surest of first. Only
+    the galaxies shown are drawn, so a committed run's figure needs its survey's catalogue,
+    not all its images."""
+    folder = RunFolder(run_dir)
+    catalogue, _ = run_survey(run_dir, images=False)
+    surveyed, of = folder.survey_predictions_file.is_file(), ""
+    if surveyed and folder.survey_source_file.is_file():  # predictions on another survey's galaxies
+        source = ensure_run_data(json.loads(folder.survey_source_file.read_text())["catalog"], images=False)
+        catalogue = read_catalogue(source)
+        of = f" of the {data_names().get(source.parent.name, source.parent.name)}"
+    if folder.run()["task"] == VOTE_COUNTS:
+        if surveyed:
+            table = read_run_table(folder.survey_predictions_file)
+            predicted = table[fraction_columns()].astype(float)
+            predicted.attrs["format"] = GENERIC
+            which = f"galaxies{of} the vote-count model did not train on, placed by its predicted vote fractions"
+        else:
+            table, predicted = run_fractions(run_dir, catalogue)
+            which = "test galaxies of the vote-count model, placed by its predicted vote fractions"
+        classes = labels.class_names(THREE)
+        probabilities = class_probabilities(labels.class_confidences(predicted, THREE), THREE)
+    else:
+        table = read_run_table(folder.survey_predictions_file)
+        classes = folder.run()["classes"]
+        probabilities = table[[f"p_{c}" for c in classes]].to_numpy()
+        which = f"galaxies{of} the model did not train on, placed by its probabilities"
+    volunteers = labels.class_confidences(catalogue, THREE).set_index(catalogue[tree.ID_COLUMN].astype(str))
+    volunteers = volunteers.reindex(table[tree.ID_COLUMN].astype(str)).reset_index(drop=True)
+    galaxy = (volunteers["p_artifact"] < labels.FourClassThresholds().artifact).to_numpy()
+    table, probabilities = table[galaxy].reset_index(drop=True), probabilities[galaxy]
+    volunteers = volunteers[galaxy].reset_index(drop=True)
+    cells = plots.triangle_cells(probabilities, n_cols)
+    corners = []
+    for k, name in enumerate(classes):
+        # The corner: every galaxy at p >= corner_probability, and at least the 5 x corner_galaxies
+        # nearest it (a model of vote fractions rarely reaches 0.9).
+        nearest = np.argsort(-probabilities[:, k], kind="stable")
+        members = nearest[:max(int((probabilities[:, k] >= corner_probability).sum()), 5 * corner_galaxies)]
+        clearest = members[np.argsort(-volunteers[f"p_{name}"].to_numpy()[members], kind="stable")][:corner_galaxies]
+        corners.append((clearest, f"{name} corner: {len(members):,} galaxies at p >= "
+                                  f"{probabilities[members, k].min():.2f}; the volunteers' surest {len(clearest)}"))
+    drawn(table["file_loc"].iloc[np.concatenate([cells["galaxy"], *(rows for rows, _ in corners)])])
+    cell_images = load_images(table["file_loc"].iloc[cells["galaxy"]], ImageSpec(48, crop_fraction=0.6))
+    corners = [(load_images(table["file_loc"].iloc[rows], ImageSpec(64, crop_fraction=0.6)), caption)
+               for rows, caption in corners]
+    title = f"{len(table):,} {which}; one typical galaxy per cell ({caption_tag(s, run_dir)})"
+    return plots.probability_triangle(cell_images, cells, classes, corners, n_cols=n_cols, title=title)
 
 
 def baseline(run_dir: Path, s: Settings) -> dict:
@@ -341,6 +436,7 @@ def cnn_against_baseline(run_dirs: dict[str, Path], s: Settings) -> pd.DataFrame
 # -- the faithful runs -----------------------------------------------------------------
 
 FAITHFUL_SURVEYS = {THREE: "mock-large", VOTE_COUNTS: "mock-large", FOUR: "mock-xl"}
+VOTE_SURVEY_GALAXIES = 5000  # the triangle's galaxies: the faithful vote-count model on this many it never saw
 """The mock survey each faithful run trains on, in the order they run: the vote-count run
 holds out the three-class run's test galaxies, so it comes after it."""
 
@@ -349,7 +445,8 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     """Every faithful run of ``results/`` on the mock surveys, each reused when finished and
     resumed when interrupted (so this can be run again until it completes), then what the
     figures and notebooks read from them: the three-class model's predictions for the whole
-    survey (the triangle) and the pixel baselines. Hours on two CPU cores."""
+    survey and the vote-count model's for the first 5,000 galaxies of the 20,000-galaxy
+    survey it did not train on (the triangles), and the pixel baselines. Hours on two CPU cores."""
     faithful = settings("mock", "faithful", seed)
     runs, catalogs = {}, {}
     for task, survey_name in FAITHFUL_SURVEYS.items():
@@ -362,6 +459,12 @@ def make_faithful(seed: int = 0, *, progress: bool = True) -> dict[str, Path]:
     if not RunFolder(runs[THREE]).survey_predictions_file.exists():
         catalog = catalogs[THREE]
         survey_predictions(faithful, runs[THREE], catalog=catalog, image_root=catalog.parent / "images")
+    if not RunFolder(runs[VOTE_COUNTS]).survey_predictions_file.exists():
+        # The vote-count model trained on the 10,000-galaxy survey; the 20,000-galaxy one
+        # continues it with galaxies it never saw.
+        catalog = catalogs[FOUR]
+        survey_predictions(faithful, runs[VOTE_COUNTS], catalog=catalog, image_root=catalog.parent / "images",
+                           max_galaxies=VOTE_SURVEY_GALAXIES)
     for task in (FOUR, THREE):
         baseline(runs[task], faithful)
     return runs
@@ -418,7 +521,9 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("coverage_tradeoff", "Results", "Threshold trade-off",
                      "Raising the max-probability threshold: more accurate, fewer galaxies classified."),
         ReportFigure("triangle", "Results", "The probability triangle",
-                     "Every survey galaxy placed by the three-class model's probabilities; corners close up."),
+                     "Galaxies the vote-count model never trained on, placed by the spiral, round and edge-on "
+                     "shares of its predicted votes, one typical galaxy per cell; corners close up, the volunteers' "
+                     "surest first."),
         # Beyond hard labels (notebook 6): the vote-count model.
         ReportFigure("vote_question_errors", "Beyond", "Training on the votes: every question at once",
                      "One CNN, a Dirichlet-multinomial head per GZD-5 question: error of its predicted vote fractions, "
@@ -435,7 +540,112 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("saliency", "Beyond", "What the CNN sees",
                      "Saliency and Grad-CAM maps of the three-class model and the vote-count model on spiral, round "
                      "and edge-on test galaxies."),
+        # On real galaxies (bench/real_images.py): drawn from results/real-gz1, no pixels.
+        ReportFigure("real_recalls", REAL_SECTION, "On real galaxies: faithful against best",
+                     "Recall per class and balanced accuracy on real SDSS / Galaxy Zoo 1 test galaxies: the pixel "
+                     "baseline, the published 3-class recipe (faithful), the best recipe, and the best recipe "
+                     "trained on the mock survey only."),
+        ReportFigure("real_confusion", REAL_SECTION, "On real galaxies: confusion matrices",
+                     "Rows: Galaxy Zoo 1 volunteers' class; columns: the CNN's; each row sums to 1."),
+        ReportFigure("real_ablation", REAL_SECTION, "On real galaxies: what each idea of the best recipe buys",
+                     "Balanced accuracy of the best recipe with each idea switched off in turn, same split; "
+                     "training seconds on two CPU cores at the bars."),
     ]
+
+
+def real_results(root: Path) -> dict:
+    """The real-galaxy summary (``summary.json`` of results/real-gz1), with the pixel
+    baseline's and each run's metrics read beside it."""
+    folder = Path(root) / "results" / REAL_GZ1
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["metrics"] = {name: metrics(folder / name) for name in ("faithful", "best")}
+    summary["metrics"]["pixel baseline"] = json.loads(RunFolder(folder / "faithful").baseline_file.read_text())
+    transfer = folder / "mock-to-real" / "real_metrics.json"
+    if transfer.exists():
+        summary["metrics"]["best, mock-trained"] = json.loads(transfer.read_text())
+    ablation = folder / "ablation.csv"
+    summary["ablation"] = pd.read_csv(ablation) if ablation.exists() else None
+    return summary
+
+
+def real_summary_table(root: Path) -> pd.DataFrame:
+    """One row per model on the real test galaxies: balanced accuracy (mean per-class
+    recall), accuracy, each class's recall and the training seconds, from results/real-gz1."""
+    summary = real_results(root)
+    rows = {}
+    for name, m in summary["metrics"].items():
+        classes = m.get("classes") or list(m["per_class"])
+        recalls = {f"recall {c}": m["per_class"][c]["recall"] for c in classes}
+        rows[name] = {"balanced accuracy": float(np.mean(list(recalls.values()))), "accuracy": m["accuracy"],
+                      **recalls, "test galaxies": m.get("n")}
+    seconds = {name: recipe.get("fit_seconds") for name, recipe in summary["recipes"].items()}
+    seconds["best, mock-trained"] = summary.get("mock_to_real", {}).get("fit_seconds")
+    table = pd.DataFrame(rows).T.reindex([n for n in ("pixel baseline", "faithful", "best", "best, mock-trained")
+                                          if n in rows])
+    table["training seconds"] = [seconds.get(name) for name in table.index]
+    table.index.name = f"real SDSS / Galaxy Zoo 1 (seed {summary['seed']})"
+    return table
+
+
+def real_recalls(root: Path):
+    """Grouped bars: each model's recall per class and balanced accuracy on the real test galaxies."""
+    import matplotlib.pyplot as plt
+
+    results = real_results(root)["metrics"]
+    order = [name for name in ("pixel baseline", "faithful", "best", "best, mock-trained") if name in results]
+    classes = results["best"]["classes"]
+    groups = [*classes, "balanced accuracy"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(order)
+    for k, name in enumerate(order):
+        recalls = [results[name]["per_class"][c]["recall"] for c in classes]
+        values = [*recalls, float(np.mean(recalls))]
+        bars = ax.bar(np.arange(len(groups)) + (k - (len(order) - 1) / 2) * width, values, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylim(0, 1.22)
+    ax.set_ylabel("recall")
+    ax.legend(loc="upper center", ncol=len(order), fontsize=8)
+    ax.set_title(f"real SDSS / Galaxy Zoo 1, {results['best']['n']} test galaxies")
+    return fig
+
+
+def real_confusion(root: Path):
+    """The faithful and best runs' normalised confusion matrices side by side."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    results = real_results(root)["metrics"]
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    for ax, name in zip(axes, ("faithful", "best"), strict=True):
+        classes = results[name]["classes"]
+        sns.heatmap(np.asarray(results[name]["confusion_matrix_normalised"]), annot=True, fmt=".2f", cmap="Blues",
+                    vmin=0, vmax=1, xticklabels=classes, yticklabels=classes, cbar=False, square=True, ax=ax)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("volunteers' class")
+        ax.set_title(f"{name} (real SDSS / Galaxy Zoo 1)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def real_ablation(root: Path):
+    """Horizontal bars: test balanced accuracy of best and of best with each idea off, seconds beside."""
+    import matplotlib.pyplot as plt
+
+    table = real_results(root)["ablation"]
+    if table is None:
+        raise FileNotFoundError(f"no ablation.csv in results/{REAL_GZ1}: run bench/real_images.py --ablate all")
+    labels_ = ["best (all ideas)" if idea == "(nothing)" else f"without {idea}" for idea in table["switched_off"]]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.2))
+    bars = ax.barh(labels_[::-1], table["test_balanced_accuracy"][::-1], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{b:.3f}  ({s:.0f} s)" for b, s in
+                               zip(table["test_balanced_accuracy"][::-1], table["fit_seconds"][::-1], strict=True)],
+                 fontsize=8, padding=3)
+    ax.axvline(table["test_balanced_accuracy"].iloc[0], color="k", lw=0.8, ls="--")
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("balanced accuracy on the held-out real test galaxies")
+    fig.tight_layout()
+    return fig
 
 
 def _figure(name: str, s: Settings):
@@ -471,7 +681,7 @@ def _figure(name: str, s: Settings):
     if name == "coverage_tradeoff":
         return coverage(runs[FOUR], s)[1]
     if name == "triangle":
-        return triangle(s, runs[THREE])
+        return triangle(s, vote_runs(s)[0])
     if name == "vote_question_errors":
         return vote_question_errors(s)
     if name == "vote_fraction_scatter":
@@ -482,6 +692,12 @@ def _figure(name: str, s: Settings):
         return uncertain_ranking(s)
     if name == "saliency":
         return saliency_examples(s)
+    if name == "real_recalls":
+        return real_recalls(s.root)
+    if name == "real_confusion":
+        return real_confusion(s.root)
+    if name == "real_ablation":
+        return real_ablation(s.root)
     raise KeyError(f"no report figure called {name!r}")
 
 
@@ -494,14 +710,15 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
     wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
     manifest = []
     run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
-              "tradeoff": FOUR, "triangle": THREE,
+              "tradeoff": FOUR, "triangle": VOTE_COUNTS,
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
-    # A committed faithful run may name a larger mock survey than the default: make it first.
+    # A committed faithful run may name a larger mock survey than the default: make its
+    # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
     for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
         if RunFolder(run_dir).exists():
-            ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True)
+            ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True, images=False)
     for figure in wanted:
         fig = _figure(figure.name, s)
         plots.save_fig(fig, figure.name, out)
@@ -509,6 +726,8 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
         task = run_of.get(figure.name.rsplit("_", 1)[-1])
         from_run = task and not figure.name.startswith("class_counts")
         tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
+        if figure.section == REAL_SECTION:
+            tag = REAL_TAG
         manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
                          "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
     if names is None:
@@ -578,7 +797,7 @@ def vote_question_errors(s: Settings):
 def vote_fraction_scatter(s: Settings, questions=None):
     """Predicted against volunteers' vote fractions of the test galaxies, a panel per question."""
     vote_dir, _ = vote_runs(s)
-    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir)[0])
+    volunteers, predicted = run_fractions(vote_dir, run_survey(vote_dir, images=False)[0])
     return fraction_scatter(volunteers, predicted, questions, ncols=5, size=2.6)
 
 
@@ -598,7 +817,8 @@ def saliency_examples(s: Settings, *, per_class: int = 2):
     """Saliency and Grad-CAM maps of the three-class model and the vote-count model, on test
     galaxies the volunteers put in each of the three classes."""
     vote_dir, hard = vote_runs(s)
-    examples = class_examples(hard[THREE], run_survey(hard[THREE])[0], per_class=per_class)
+    examples = class_examples(hard[THREE], run_survey(hard[THREE], images=False)[0], per_class=per_class)
+    examples["file_loc"] = drawn(examples["file_loc"])
     images, hard_maps = run_maps(hard[THREE], examples["file_loc"], examples["class"], cache_dir=s.cache_dir)
     maps = {f"hard: {kind}": values for kind, values in hard_maps.items()}
     if RunFolder(vote_dir).run()["image_spec"] == RunFolder(hard[THREE]).run()["image_spec"]:

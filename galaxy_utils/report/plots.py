@@ -165,29 +165,6 @@ def triangle_coordinates(probabilities: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def _thumbnail_canvas(images, xy, canvas_px: int, thumb_px: int, order) -> np.ndarray:
-    """Paste thumbnails at their triangle positions into one RGB canvas (one imshow, fast)."""
-    height = int(canvas_px * _SQRT3 / 2) + thumb_px
-    width = canvas_px + thumb_px
-    canvas = np.ones((height, width, 3), dtype=float)
-    for i in order:
-        image = np.asarray(images[i], dtype=float)
-        if image.max() > 1.0:
-            image = image / 255.0
-        if image.ndim == 2 or image.shape[-1] == 1:
-            image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
-        from PIL import Image
-
-        thumb = np.asarray(
-            Image.fromarray((image * 255).astype(np.uint8)).resize((thumb_px, thumb_px), Image.Resampling.BILINEAR),
-            dtype=float,
-        ) / 255.0
-        col = int(round(xy[i, 0] * canvas_px))
-        row = int(round((_SQRT3 / 2 - xy[i, 1]) * canvas_px))
-        canvas[row:row + thumb_px, col:col + thumb_px] = thumb
-    return canvas
-
-
 def _mosaic(images, ncols: int, thumb_px: int) -> np.ndarray:
     """Thumbnails side by side in rows of ``ncols`` (white where the grid is not full)."""
     from PIL import Image
@@ -205,49 +182,86 @@ def _mosaic(images, ncols: int, thumb_px: int) -> np.ndarray:
     return mosaic
 
 
+def triangle_cells(probabilities: np.ndarray, n_cols: int = 24) -> pd.DataFrame:
+    """Tile the probability triangle with square cells, ``n_cols`` across its base, and
+    choose one galaxy per cell: the most typical of the galaxies that fall in it, the one
+    whose three probabilities are nearest their mean (the first such on a tie).
+
+    One row per cell that holds a galaxy: ``row`` (0 at the base), ``col``, ``galaxy`` (its
+    index in ``probabilities``) and ``galaxies`` (how many fell in the cell).
+    """
+    p = np.asarray(probabilities, dtype=float)
+    p = p / p.sum(axis=1, keepdims=True)
+    xy = triangle_coordinates(p)
+    size = 1.0 / n_cols
+    n_rows = int(np.ceil(_SQRT3 / 2 / size))
+    cols = np.clip(np.floor(xy[:, 0] / size).astype(int), 0, n_cols - 1)
+    rows = np.clip(np.floor(xy[:, 1] / size).astype(int), 0, n_rows - 1)
+    cells = []
+    for (row, col), members in pd.Series(np.arange(len(p))).groupby([rows, cols]):
+        members = members.to_numpy()
+        spread = ((p[members] - p[members].mean(axis=0)) ** 2).sum(axis=1)
+        cells.append({"row": int(row), "col": int(col), "galaxy": int(members[np.argmin(spread)]),
+                      "galaxies": len(members)})
+    return pd.DataFrame(cells, columns=["row", "col", "galaxy", "galaxies"])
+
+
 def probability_triangle(
-    images: Sequence[np.ndarray],
-    probabilities: np.ndarray,
+    cell_images: Sequence[np.ndarray],
+    cells: pd.DataFrame,
     class_names: Sequence[str],
+    corners: Sequence[tuple[Sequence[np.ndarray], str]],
     *,
-    canvas_px: int = 1400,
-    thumb_px: int = 28,
-    corner_galaxies: int = 12,
+    n_cols: int = 24,
+    thumb_px: int = 40,
+    title: str = "",
 ) -> plt.Figure:
-    """Galaxies placed by their three predicted probabilities, drawn as thumbnails, with
-    close-ups of the three corners: the galaxies the network is surest belong to each class."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    if probabilities.shape[1] != 3:
-        raise ValueError("the triangle needs exactly three class probabilities")
-    xy = triangle_coordinates(probabilities)
-    # Least confident first, so the confident galaxies near the corners stay on top.
-    order = np.argsort(probabilities.max(axis=1))
-    canvas = _thumbnail_canvas(images, xy, canvas_px, thumb_px, order)
-    fig = plt.figure(figsize=(13, 8))
-    grid = fig.add_gridspec(3, 2, width_ratios=[2.0, 1])
+    """The 3-class project's triangle: thumbnails tiled over the whole triangle, one galaxy
+    per cell (``cells`` from :func:`triangle_cells`, ``cell_images`` in its order), with
+    the three corners close up (``corners``: images and a title for each class)."""
+    if len(class_names) != 3 or len(corners) != 3:
+        raise ValueError("the triangle needs exactly three classes and three corners")
+    size = 1.0 / n_cols
+    n_rows = int(np.ceil(_SQRT3 / 2 / size))
+    canvas = np.ones((n_rows * thumb_px, n_cols * thumb_px, 3))
+    for (_, cell), image in zip(cells.iterrows(), _thumbnails(cell_images, thumb_px), strict=True):
+        top = (n_rows - 1 - int(cell["row"])) * thumb_px
+        left = int(cell["col"]) * thumb_px
+        canvas[top:top + thumb_px, left:left + thumb_px] = image
+    fig = plt.figure(figsize=(14, 8.5))
+    grid = fig.add_gridspec(3, 2, width_ratios=[1.9, 1])
     main = fig.add_subplot(grid[:, 0])
-    half = thumb_px / 2 / canvas_px  # thumbnails are pasted by their corner: centre them on the point
-    height = canvas.shape[0] / canvas_px
-    main.imshow(canvas, extent=(-half, canvas.shape[1] / canvas_px - half, _SQRT3 / 2 - height + half,
-                                _SQRT3 / 2 + half))
-    main.plot([0, 1, 0.5, 0], [0, 0, _SQRT3 / 2, 0], color="grey", linewidth=1, zorder=0)
+    main.imshow(canvas, extent=(0, 1, 0, n_rows * size), interpolation="nearest")
+    main.plot([0, 1, 0.5, 0], [0, 0, _SQRT3 / 2, 0], color="tab:orange", linewidth=1.2)
     for (x, y), name, va in zip([(0, 0), (1, 0), (0.5, _SQRT3 / 2)], class_names, ["top", "top", "bottom"],
                                 strict=True):
-        main.text(x, y - 0.04 if va == "top" else y + 0.04, name, ha="center", va=va, fontsize=12, weight="bold")
-    main.set_xlim(-0.08, 1.08)
-    main.set_ylim(-0.1, _SQRT3 / 2 + 0.1)
+        main.text(x, y - 0.03 if va == "top" else y + 0.03, name, ha="center", va=va, fontsize=12, weight="bold")
+    main.set_xlim(-0.06, 1.06)
+    main.set_ylim(-0.08, n_rows * size + 0.08)
     main.set_aspect("equal")
     main.axis("off")
-    main.set_title(f"{len(probabilities)} galaxies placed by their predicted probabilities", fontsize=11)
-    for k, name in enumerate(class_names):
+    main.set_title(title, fontsize=10)
+    for k, (images, caption) in enumerate(corners):
         ax = fig.add_subplot(grid[k, 1])
-        best = np.argsort(-probabilities[:, k])[:corner_galaxies]
-        ax.imshow(_mosaic([images[i] for i in best], ncols=6, thumb_px=64))
-        ax.set_title(f"{name} corner (p from {probabilities[best, k].min():.2f} to {probabilities[best, k].max():.2f})",
-                     fontsize=9)
+        ax.imshow(_mosaic(list(images), ncols=6, thumb_px=64) if len(images) else np.ones((64, 384, 3)))
+        ax.set_title(caption, fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def _thumbnails(images, thumb_px: int):
+    """Each image as a (thumb_px, thumb_px, 3) float RGB array in [0, 1]."""
+    from PIL import Image
+
+    for image in images:
+        image = np.asarray(image, dtype=float)
+        image = image / 255.0 if image.max() > 1.0 else image
+        if image.ndim == 2 or image.shape[-1] == 1:
+            image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
+        resized = Image.fromarray((image * 255).astype(np.uint8)).resize((thumb_px, thumb_px),
+                                                                          Image.Resampling.BILINEAR)
+        yield np.asarray(resized, dtype=float) / 255.0
 
 
 # -- the survey and its labels ---------------------------------------------------------

@@ -1,0 +1,308 @@
+"""Real-image benchmark: the faithful and the best three-class recipes on real SDSS / Galaxy Zoo 1 galaxies.
+
+Reads the real development set in ``../shared/real/gz1`` (3,347 SDSS colour cut-outs with
+their Galaxy Zoo 1 class; skips cleanly, exit 0, when it is absent: a fresh clone does not
+have it). Three classes: elliptical -> round, spiral-clockwise / spiral-anticlockwise ->
+spiral, edge-on -> edge-on (mergers and stars dropped); at most ``--max-round`` round
+galaxies, drawn with the seed. A seeded stratified ``--test-fraction`` (20%) of the
+galaxies is held out as the TEST set: no choice is tuned on it. Each recipe trains through
+:func:`galaxy_utils.learn.training.train` with those test galaxies fixed (``test_ids``), so its
+validation split (early stopping, the best epoch, and every recipe choice) is carved from
+the other 80%, and every run folder is a real run that ``galaxy-utils predict`` can use.
+
+Writes, under ``--out`` (default ``results/real-gz1``; no pixels, ever):
+
+* ``catalogue.csv``: the generic catalogue (``id``, ``file_loc``, ``label``) the runs read;
+* ``faithful/``, ``best/``: the run folders (run.json, history.csv, metrics.json,
+  predictions.csv, splits, model.keras); ``faithful/baseline.json``: the pixel baseline
+  (PCA + logistic regression, :mod:`galaxy_utils.learn.baselines`) on the same split;
+* ``mock-to-real/``: ``best`` trained on the mock survey only, and its scores on the real
+  test galaxies (``real_metrics.json``);
+* ``summary.json``: every number of the last line, per-class recalls and seconds;
+* ``ablation.csv`` / ``ablation.md`` with ``--ablate``: ``best`` with each idea switched
+  off in turn (runs under ``artifacts/real-gz1-ablations/``), same split.
+
+Balanced accuracy is the mean per-class recall on the test set; seconds are the runs'
+training time on this machine (``fit_seconds`` of run.json).
+
+    python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--no-mock]
+
+The last line is ``faithful_bacc=... best_bacc=... gain=... faithful_s=... best_s=...
+mock_to_real_bacc=...`` (``skipped=1`` when the data is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from galaxy_utils.data.catalogue import LABEL_COLUMN  # noqa: E402
+from galaxy_utils.data.files import CATALOGUE_NAME  # noqa: E402
+from galaxy_utils.data.labels import THREE_CLASS, read_truth, true_classes  # noqa: E402
+from galaxy_utils.images.decode import ImageSpec  # noqa: E402
+from galaxy_utils.learn import profiles  # noqa: E402
+from galaxy_utils.learn.baselines import fit_pixel_baseline, predict_pixel_baseline  # noqa: E402
+from galaxy_utils.learn.dataset import catalogue_images, split_catalogue  # noqa: E402
+from galaxy_utils.learn.evaluation import classification_metrics  # noqa: E402
+from galaxy_utils.learn.runs import RunFolder  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "real" / "gz1"
+DEFAULT_OUT = ROOT / "results" / "real-gz1"
+ABLATION_OUT = ROOT / "artifacts" / "real-gz1-ablations"
+CACHE = ROOT / "artifacts" / "cache-real-gz1"
+MOCK = ROOT / "data" / "mock"
+GZ1_TO_THREE_CLASS = {
+    "elliptical": "round",
+    "spiral-clockwise": "spiral",
+    "spiral-anticlockwise": "spiral",
+    "edge-on": "edge-on",
+}
+DATA_NOTE = "real SDSS / Galaxy Zoo 1 (3-class: elliptical -> round, both spirals -> spiral, edge-on)"
+
+
+def real_catalogue(data: Path, max_round: int, seed: int) -> pd.DataFrame:
+    """The generic three-class catalogue of the GZ1 set: ``id``, ``file_loc``, ``label``."""
+    table = pd.read_csv(data / "labels.csv", dtype={"objid": "string"})
+    table = table.assign(label=table["gz1_class"].map(GZ1_TO_THREE_CLASS)).dropna(subset=["label"])
+    rounds = table[table["label"] == "round"]
+    if len(rounds) > max_round:
+        dropped = rounds.drop(rounds.sample(n=max_round, random_state=seed).index).index
+        table = table.drop(dropped)
+    return pd.DataFrame(
+        {"id": table["objid"].to_numpy(), "file_loc": table["file_loc"].to_numpy(), "label": table["label"].to_numpy()}
+    ).reset_index(drop=True)
+
+
+def balanced_accuracy(metrics: dict) -> float:
+    """Mean per-class recall over the classes present in the test set."""
+    recalls = [c["recall"] for c in metrics["per_class"].values() if c["support"] > 0]
+    return float(np.mean(recalls))
+
+
+def run_seconds(run_dir: Path) -> float:
+    return float(RunFolder(run_dir).run()["fit_seconds"])
+
+
+def recipes() -> dict[str, profiles.Profile]:
+    """The recipes this bench can train: the published peer, the best, and its ablations."""
+    chosen = {"faithful": profiles.profile(THREE_CLASS, "faithful")}
+    if (THREE_CLASS, "best") in profiles.PROFILES:
+        chosen["best"] = profiles.profile(THREE_CLASS, "best")
+        chosen.update({f"best-without-{idea}": variant for idea, variant in profiles.ablations(chosen["best"]).items()})
+    return chosen
+
+
+def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, seed: int, test_ids, *,
+                 tune: bool = False) -> dict:
+    """Train one recipe with the test galaxies fixed; print its scores (validation only when tuning)."""
+    from galaxy_utils.learn.training import train  # delays TensorFlow
+
+    print(f"--- training {prof.name} into {out}", flush=True)
+    started = time.time()
+    metrics = train(THREE_CLASS, catalog, data, prof, out, seed=seed, cache_dir=CACHE, verbose=0, test_ids=test_ids)
+    for split, scores in (("validation", metrics["validation"]), ("test", metrics)):
+        if split == "test" and tune:
+            continue
+        recalls = {name: round(c["recall"], 3) for name, c in scores["per_class"].items()}
+        print(f"{prof.name} {split}: balanced accuracy {balanced_accuracy(scores):.3f}, "
+              f"accuracy {scores['accuracy']:.3f}, recalls {recalls}", flush=True)
+    print(f"{prof.name}: {run_seconds(out):.0f} s training ({time.time() - started:.0f} s in all)", flush=True)
+    return metrics
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pandas' to_markdown needs an extra package)."""
+    rows = [list(map(str, table.columns)), ["---"] * len(table.columns)]
+    rows += [[str(value) for value in row] for row in table.itertuples(index=False)]
+    return "".join("| " + " | ".join(row) + " |\n" for row in rows)
+
+
+def pixel_baseline(run_dir: Path) -> dict:
+    """The project's pixel baseline on a run's own split, saved beside it (``baseline.json``)."""
+    folder = RunFolder(run_dir)
+    path = folder.baseline_file
+    if path.exists():
+        return json.loads(path.read_text())
+    run = folder.run()
+    spec = ImageSpec(**run["image_spec"])
+    classes = run["classes"]
+    index = {c: i for i, c in enumerate(classes)}
+    splits = {name: folder.split(name) for name in ("train", "test")}
+    images = {name: catalogue_images(frame, spec, cache_dir=CACHE) for name, frame in splits.items()}
+    model = fit_pixel_baseline(images["train"], splits["train"][LABEL_COLUMN].map(index).to_numpy(), seed=run["seed"])
+    probabilities = predict_pixel_baseline(model, images["test"], len(classes))
+    result = classification_metrics(splits["test"][LABEL_COLUMN].map(index).to_numpy(), probabilities, classes)
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def mock_catalogue(mock: Path) -> pd.DataFrame:
+    """The mock survey's galaxies with a true three-class class, as a generic catalogue.
+
+    The mock's volunteers agree at 90% on too few galaxies (177 of 2,500) to train on, so
+    the transfer test trains on the mock's ground truth (truly round ellipticals, spirals,
+    edge-on disks: :func:`galaxy_utils.data.labels.true_classes`): what is measured is how far
+    the mock's images are from real ones, not its simulated volunteers.
+    """
+    classes = true_classes(read_truth(mock / "truth.csv"), THREE_CLASS).dropna()
+    table = pd.read_csv(mock / CATALOGUE_NAME, usecols=["iauname", "png_loc"], dtype="string").set_index("iauname")
+    return pd.DataFrame({"id": classes.index, "file_loc": table.loc[classes.index, "png_loc"].to_numpy(),
+                         "label": classes.to_numpy()})
+
+
+def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFrame, out: Path, seed: int) -> dict:
+    """Train ``prof`` on the mock survey only; score it on the real test galaxies."""
+    from galaxy_utils.learn.training import predict, train  # delays TensorFlow
+
+    run_dir = out / "mock-to-real"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    catalog = out / "mock-catalogue.csv"
+    mock_catalogue(mock).to_csv(catalog, index=False)
+    print(f"--- training {prof.name} on the mock survey {mock} into {run_dir}", flush=True)
+    train(THREE_CLASS, catalog, mock / "images", prof, run_dir, seed=seed, cache_dir=CACHE, verbose=0)
+    table, _ = predict(RunFolder(run_dir).model_file, test, data, None, cache_dir=CACHE)
+    classes = list(RunFolder(run_dir).run()["classes"])
+    truth = test.set_index("id").loc[table["id"], LABEL_COLUMN].map({c: i for i, c in enumerate(classes)})
+    metrics = classification_metrics(truth.to_numpy(), table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+    metrics.update(data=f"trained on the mock survey, scored on {DATA_NOTE}, held-out test galaxies")
+    (run_dir / "real_metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def data_relative_paths(out: Path, data: Path) -> None:
+    """The run tables under ``out`` name images relative to the real data folder, never by this
+    machine's path (they are committed; the images are not)."""
+    prefix = f"{data.resolve().as_posix()}/"
+    for table in out.rglob("*.csv"):
+        text = table.read_text()
+        if prefix in text:
+            table.write_text(text.replace(prefix, ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real GZ1 development set")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the faithful and best runs go")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-round", type=int, default=1000, help="at most this many round galaxies")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--only", default="faithful,best", help="comma-separated recipes to train")
+    parser.add_argument("--ablate", default="", help="'all' or comma-separated ideas to switch off in turn")
+    parser.add_argument("--mock", type=Path, default=MOCK, help="mock survey for the transfer test")
+    parser.add_argument("--no-mock", action="store_true", help="skip the mock-to-real transfer test")
+    parser.add_argument("--tune", action="store_true",
+                        help="print validation scores only (while choosing a recipe: the test set stays unseen)")
+    args = parser.parse_args(argv)
+
+    if not (args.data / "labels.csv").is_file():
+        print(f"skipped: no real development set at {args.data} (a fresh clone does not have ../shared)")
+        print("skipped=1")
+        return 0
+
+    catalogue = real_catalogue(args.data, args.max_round, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    catalog = args.out / "catalogue.csv"
+    catalogue.to_csv(catalog, index=False)
+    _, _, test = split_catalogue(catalogue, 0.0, args.test_fraction, args.seed)
+    test_ids = test["id"].tolist()
+    counts = catalogue[LABEL_COLUMN].value_counts().to_dict()
+    print(f"{DATA_NOTE}: {len(catalogue)} galaxies {counts}; {len(test)} held out for testing", flush=True)
+
+    available = recipes()
+    wanted = [name for name in args.only.split(",") if name]
+    unknown = [name for name in wanted if name not in available]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+    summary: dict = {"data": DATA_NOTE, "seed": args.seed, "n_galaxies": len(catalogue), "class_counts": counts,
+                     "n_test": len(test), "recipes": {}}
+    results = {}
+    for name in wanted:
+        metrics = train_recipe(available[name], catalog, args.data, args.out / name, args.seed, test_ids,
+                               tune=args.tune)
+        results[name] = metrics
+        summary["recipes"][name] = {
+            "balanced_accuracy": balanced_accuracy(metrics),
+            "accuracy": metrics["accuracy"],
+            "recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
+            "validation_balanced_accuracy": balanced_accuracy(metrics["validation"]),
+            "fit_seconds": run_seconds(args.out / name),
+        }
+    if "faithful" in results:
+        base = pixel_baseline(args.out / "faithful")
+        summary["pixel_baseline"] = {"balanced_accuracy": balanced_accuracy(base), "accuracy": base["accuracy"]}
+        print(f"pixel baseline: balanced accuracy {balanced_accuracy(base):.3f}")
+
+    ideas = [] if not args.ablate else (
+        [n.removeprefix("best-without-") for n in available if n.startswith("best-without-")]
+        if args.ablate == "all" else args.ablate.split(",")
+    )
+    if ideas:
+        rows = []
+        for idea in [None, *ideas]:
+            name = "best" if idea is None else f"best-without-{idea}"
+            if name not in available:
+                parser.error(f"no ablation {idea!r}; choose from {', '.join(available)}")
+            run_dir = args.out / "best" if idea is None else ABLATION_OUT / f"seed{args.seed}" / name
+            metrics = train_recipe(available[name], catalog, args.data, run_dir, args.seed, test_ids, tune=args.tune)
+            rows.append({
+                "recipe": name, "switched_off": idea or "(nothing)",
+                "test_balanced_accuracy": round(balanced_accuracy(metrics), 4),
+                "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
+                **{f"recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
+                "fit_seconds": run_seconds(run_dir),
+            })
+        table = pd.DataFrame(rows)
+        table.to_csv(args.out / "ablation.csv", index=False)
+        (args.out / "ablation.md").write_text(
+            f"Ablation of the best recipe on {DATA_NOTE}; seed {args.seed}; test = the held-out "
+            f"{args.test_fraction:.0%}, n={len(test)}\n\n" + markdown_table(table)
+        )
+        print(table.to_string(index=False))
+
+    mock_bacc = float("nan")
+    if "best" in available and not args.no_mock:
+        if (args.mock / "gz_decals_volunteers_5.csv").is_file():
+            metrics = mock_to_real(available["best"], args.mock, args.data, test, args.out, args.seed)
+            mock_bacc = balanced_accuracy(metrics)
+            summary["mock_to_real"] = {"balanced_accuracy": mock_bacc,
+                                       "recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
+                                       "fit_seconds": run_seconds(args.out / "mock-to-real")}
+            print(f"mock to real: balanced accuracy {mock_bacc:.3f}")
+        else:
+            print(f"no mock survey at {args.mock}: run `galaxy-utils mock --n 2500 --seed 20220101 --out data/mock`")
+
+    data_relative_paths(args.out, args.data)
+
+    def figure(name: str, key: str) -> float:
+        return summary["recipes"].get(name, {}).get(key, float("nan"))
+
+    if args.tune:  # the last line would show the test scores: while tuning, validation only
+        print(" ".join(f"{name}_val_bacc={v['validation_balanced_accuracy']:.3f}"
+                       for name, v in summary["recipes"].items()))
+        return 0
+    faithful, best = figure("faithful", "balanced_accuracy"), figure("best", "balanced_accuracy")
+    summary.update(faithful_bacc=faithful, best_bacc=best, gain=best - faithful, mock_to_real_bacc=mock_bacc)
+    if set(wanted) >= {"faithful", "best"}:
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(
+        f"faithful_bacc={faithful:.3f} best_bacc={best:.3f} gain={best - faithful:.3f} "
+        f"faithful_s={figure('faithful', 'fit_seconds'):.0f} best_s={figure('best', 'fit_seconds'):.0f} "
+        f"mock_to_real_bacc={mock_bacc:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

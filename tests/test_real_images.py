@@ -1,0 +1,47 @@
+"""bench/real_images.py: skips cleanly without the real data; its catalogue follows the GZ1 mapping."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+BENCH = ROOT / "bench" / "real_images.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("real_images", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_skips_cleanly_without_the_real_data(tmp_path):
+    result = subprocess.run([sys.executable, str(BENCH), "--data", str(tmp_path / "absent")], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "skipped" in lines[0] and lines[-1] == "skipped=1"
+
+
+def test_real_catalogue_maps_gz1_classes_and_caps_round_galaxies(bench, tmp_path):
+    classes = ["elliptical"] * 30 + ["spiral-clockwise"] * 4 + ["spiral-anticlockwise"] * 3 + ["edge-on"] * 5 + [
+        "merger", "star-or-unknown"]
+    pd.DataFrame({"objid": [str(10**17 + i) for i in range(len(classes))],
+                  "file_loc": [f"images/{i}.jpeg" for i in range(len(classes))],
+                  "gz1_class": classes}).to_csv(tmp_path / "labels.csv", index=False)
+    catalogue = bench.real_catalogue(tmp_path, max_round=10, seed=3)
+    assert catalogue.columns.tolist() == ["id", "file_loc", "label"]
+    assert catalogue["label"].value_counts().to_dict() == {"round": 10, "spiral": 7, "edge-on": 5}
+    assert catalogue.equals(bench.real_catalogue(tmp_path, max_round=10, seed=3))  # seeded
+    assert not catalogue["id"].equals(bench.real_catalogue(tmp_path, max_round=10, seed=4)["id"])
+    assert catalogue["id"].str.len().eq(18).all()  # 64-bit SDSS objIDs kept exactly, as text
+
+
+def test_balanced_accuracy_is_the_mean_recall_of_present_classes(bench):
+    metrics = {"per_class": {"a": {"recall": 1.0, "support": 5}, "b": {"recall": 0.5, "support": 3},
+                             "c": {"recall": 0.0, "support": 0}}}
+    assert bench.balanced_accuracy(metrics) == pytest.approx(0.75)
