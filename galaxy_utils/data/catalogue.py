@@ -376,16 +376,11 @@ def validate_gzd5(
     return pd.concat([catalogue.drop(columns=list(numeric)), numeric_block], axis=1)[list(catalogue.columns)]
 
 
-def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFrame:
-    """Check a Galaxy Zoo 2 Kaggle table (``training_solutions_rev1.csv``)."""
-    missing = [c for c in (GZ2_ID_COLUMN, *GZ2_KAGGLE_COLUMNS) if c not in catalogue.columns]
-    if missing:
-        raise CatalogueError(f"{source}: not in the GZ2 Kaggle layout: missing column(s) {', '.join(missing)}")
-    problems = []
+def _fractions_in_unit_interval(catalogue: pd.DataFrame, columns, problems: list[str]) -> dict[str, pd.Series]:
+    """Each of ``columns`` as float64; every empty, non-numeric or out-of-[0, 1] cell named in ``problems``."""
     numeric = {}
-    for column in GZ2_KAGGLE_COLUMNS:
-        raw = catalogue[column]
-        values = pd.to_numeric(raw, errors="coerce")
+    for column in columns:
+        values = pd.to_numeric(catalogue[column], errors="coerce").astype("float64")
         bad = values.isna()
         if bad.any():
             problems.append(f"column {column!r} is empty or not numeric: {describe_rows(catalogue, bad)}")
@@ -393,6 +388,16 @@ def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -
         if outside.any():
             problems.append(f"column {column!r} is outside [0, 1]: {describe_rows(catalogue, outside)}")
         numeric[column] = values
+    return numeric
+
+
+def validate_gz2_kaggle(catalogue: pd.DataFrame, *, source: str = "catalogue") -> pd.DataFrame:
+    """Check a Galaxy Zoo 2 Kaggle table (``training_solutions_rev1.csv``)."""
+    missing = [c for c in (GZ2_ID_COLUMN, *GZ2_KAGGLE_COLUMNS) if c not in catalogue.columns]
+    if missing:
+        raise CatalogueError(f"{source}: not in the GZ2 Kaggle layout: missing column(s) {', '.join(missing)}")
+    problems = []
+    numeric = _fractions_in_unit_interval(catalogue, GZ2_KAGGLE_COLUMNS, problems)
     duplicated = catalogue[GZ2_ID_COLUMN].duplicated()
     if duplicated.any():
         problems.append(f"column 'GalaxyID' has duplicated ids: {describe_rows(catalogue, duplicated)}")
@@ -420,16 +425,7 @@ def validate_auto_posteriors(catalogue: pd.DataFrame, *, source: str = "catalogu
             f"{source}: not in the gz_decals_auto_posteriors layout: {len(missing)} missing column(s): {shown}"
         )
     problems = []
-    numeric = {}
-    for column in fractions:
-        values = pd.to_numeric(catalogue[column], errors="coerce").astype("float64")
-        bad = values.isna()
-        if bad.any():
-            problems.append(f"column {column!r} is empty or not numeric: {describe_rows(catalogue, bad)}")
-        outside = (values < 0) | (values > 1 + 1e-6)
-        if outside.any():
-            problems.append(f"column {column!r} is outside [0, 1]: {describe_rows(catalogue, outside)}")
-        numeric[column] = values
+    numeric = _fractions_in_unit_interval(catalogue, fractions, problems)
     ids = catalogue[tree.ID_COLUMN]
     duplicated = ids.duplicated(keep="first") & ids.notna()
     if duplicated.any():
