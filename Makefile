@@ -52,7 +52,8 @@ slides: $(STAMP)
 # interruption and it resumes), then the figures and slides that show them.
 faithful: $(STAMP)
 	$(BIN)/galaxy-utils faithful
-	$(MAKE) figures slides
+	$(BIN)/galaxy-utils figures --render-surveys
+	$(MAKE) slides
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -180,8 +180,12 @@ def _figures(args: argparse.Namespace) -> int:
 
     s = settings(args.data, args.profile)
     writable_folder(args.out or s.figures_dir)
-    manifest = make_figures(s, Path(args.out) if args.out else None)
-    print(f"wrote {len(manifest)} figures and index.json to {args.out or s.figures_dir}")
+    made = make_figures(s, Path(args.out) if args.out else None, render_surveys=args.render_surveys)
+    print(f"wrote {len(made.manifest) - len(made.kept)} figures and index.json to {made.out}")
+    if made.kept:
+        surveys = ", ".join(f"data/{name}" for name in sorted(set(made.kept.values())))
+        print(f"kept {len(made.kept)} as they are ({', '.join(made.kept)}): they draw on {surveys}, "
+              "not rendered here; `galaxy-utils figures --render-surveys` (or `make faithful`) draws them")
     return 0
 
 
@@ -296,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=("mock", "real"), help="default: $GALAXY_CNN_DATA or mock")
     p.add_argument("--profile", choices=profile_names(), help="default: $GALAXY_CNN_PROFILE or laptop")
     p.add_argument("--out", help="folder (default: figures/)")
+    p.add_argument("--render-surveys", action="store_true",
+                   help="also draw the figures that show galaxies of the larger mock surveys of the faithful runs "
+                        "when those are not on disk (renders their catalogues and those galaxies: about a minute); "
+                        "without it such figures are kept as they are")
     p.set_defaults(func=_figures, tensorflow=True)
 
     p = sub.add_parser("faithful", help="make (or resume) every faithful run of results/ on the mock surveys: hours")

@@ -10,6 +10,8 @@ so nbval runs the notebooks in seconds).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,37 @@ def mock_survey_name(folder: str | Path) -> str | None:
     return None
 
 
+class SurveyNotRendered(LookupError):
+    """A mock survey is needed that is not on disk, and rendering it was not asked for
+    (:func:`rendering_only`); ``name`` says which."""
+
+    def __init__(self, name: str):
+        super().__init__(f"the mock survey data/{name} ({MOCK_SURVEYS[name]:,} galaxies) is not rendered here")
+        self.name = name
+
+
+_RENDERABLE: contextvars.ContextVar[frozenset | None] = contextvars.ContextVar("renderable_mock_surveys",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def rendering_only(*names: str):
+    """Within the block, only the mock surveys ``names`` are generated or drawn on demand;
+    needing any other that is not on disk raises :class:`SurveyNotRendered` instead of
+    rendering it (``galaxy-utils figures`` keeps the figures of such surveys as they are)."""
+    token = _RENDERABLE.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _RENDERABLE.reset(token)
+
+
+def _may_render(name: str) -> None:
+    allowed = _RENDERABLE.get()
+    if allowed is not None and name not in allowed:
+        raise SurveyNotRendered(name)
+
+
 def ensure_mock(name: str, *, root: Path | None = None, progress: bool = False) -> Path:
     """Make sure the mock survey ``name`` (:data:`galaxy_utils.mock.MOCK_SURVEYS`) is complete under
     ``data/``: generate it if missing, resume it if interrupted, regenerate it if its size
@@ -115,6 +148,7 @@ def ensure_mock(name: str, *, root: Path | None = None, progress: bool = False) 
     data = (root or files.project_root()) / "data"
     folder, wanted = data / name, (MOCK_SURVEYS[name], DEFAULT_MOCK_SEED)
     if not ((folder / CATALOGUE_NAME).is_file() and read_complete_marker(folder) == wanted):
+        _may_render(name)
         others = [data / other for other in MOCK_SURVEYS if other != name]
         generate_mock_survey(*wanted, folder, progress=progress, reuse_from=others)
     return folder / CATALOGUE_NAME
@@ -129,6 +163,7 @@ def ensure_mock_catalogue(name: str, *, root: Path | None = None) -> Path:
     folder, wanted = (root or files.project_root()) / "data" / name, (MOCK_SURVEYS[name], DEFAULT_MOCK_SEED)
     written = wanted in (read_complete_marker(folder), read_complete_marker(folder, CATALOGUE_MARKER))
     if not ((folder / CATALOGUE_NAME).is_file() and written):
+        _may_render(name)
         write_mock_catalogue(*wanted, folder)
     return folder / CATALOGUE_NAME
 
@@ -148,6 +183,7 @@ def ensure_mock_images(paths, *, root: Path | None = None, progress: bool = Fals
             missing.setdefault(parts[0], []).append("/".join(parts[2:]))
     drawn = 0
     for name, locations in missing.items():
+        _may_render(name)
         ensure_mock_catalogue(name, root=data.parent)
         others = [data / other for other in MOCK_SURVEYS if other != name]
         drawn += draw_mock_images(MOCK_SURVEYS[name], DEFAULT_MOCK_SEED, data / name, locations, progress=progress,

@@ -92,6 +92,25 @@ def test_a_figure_draws_only_the_mock_galaxies_it_shows(small_surveys, tmp_path)
         assert (twin / path.relative_to(folder)).read_bytes() == content == path.read_bytes()
 
 
+def test_rendering_only_refuses_other_surveys_and_renders_nothing(small_surveys, tmp_path):
+    """galaxy-utils figures without --render-surveys: a survey not on disk raises, nothing is written."""
+    with config.rendering_only("mock"):
+        config.ensure_mock("mock", root=tmp_path)  # the one allowed
+        with pytest.raises(config.SurveyNotRendered, match="data/mock-large") as caught:
+            config.ensure_run_data("data/mock-large/gz_decals_volunteers_5.csv", root=tmp_path, images=False)
+        assert caught.value.name == "mock-large"
+        with pytest.raises(config.SurveyNotRendered, match="data/mock-xl"):
+            config.ensure_mock_images([tmp_path / "data" / "mock-xl" / "images" / "J000" / "x.png"], root=tmp_path)
+        with pytest.raises(config.SurveyNotRendered):
+            config.ensure_mock("mock-large", root=tmp_path)
+    assert not (tmp_path / "data" / "mock-large").exists() and not (tmp_path / "data" / "mock-xl").exists()
+    # outside the block (and for a survey already on disk) it renders as before
+    catalogue = config.ensure_run_data("data/mock-large/gz_decals_volunteers_5.csv", root=tmp_path, images=False)
+    with config.rendering_only("mock"):
+        assert config.ensure_run_data("data/mock-large/gz_decals_volunteers_5.csv", root=tmp_path,
+                                      images=False) == catalogue
+
+
 def test_unknown_surveys_and_missing_catalogues_are_named(tmp_path):
     with pytest.raises(ValueError, match="no mock survey called 'mock-huge'"):
         config.ensure_mock("mock-huge", root=tmp_path)

@@ -7,6 +7,8 @@ same functions to write ``figures/`` and its manifest, so a figure is defined on
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,15 @@ import pandas as pd
 from galaxy_utils.analysis import comparison
 from galaxy_utils.analysis.comparison import compare_runs, held_out_ids, load_comparison, save_comparison
 from galaxy_utils.analysis.saliency import class_examples, run_maps
-from galaxy_utils.config import Settings, ensure_mock_images, ensure_run_data, mock_survey_name, settings
+from galaxy_utils.config import (
+    Settings,
+    SurveyNotRendered,
+    ensure_mock_images,
+    ensure_run_data,
+    mock_survey_name,
+    rendering_only,
+    settings,
+)
 from galaxy_utils.data import labels, tree
 from galaxy_utils.data.catalogue import GENERIC, LABEL_COLUMN, resolve_images
 from galaxy_utils.data.files import TRUTH_NAME, file_sha1
@@ -701,28 +711,56 @@ def _figure(name: str, s: Settings):
     raise KeyError(f"no report figure called {name!r}")
 
 
-def make_figures(s: Settings, out: Path | None = None, names: list[str] | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class FiguresMade:
+    """What :func:`make_figures` did: the manifest (``index.json``'s entries), the figures it
+    kept as they were because they show galaxies of a mock survey not rendered here (by
+    figure name: the survey), and where."""
+
+    manifest: list[dict]
+    kept: dict[str, str]
+    out: Path
+
+
+def make_figures(s: Settings, out: Path | None = None, names: list[str] | None = None, *,
+                 render_surveys: bool = True) -> FiguresMade:
     """Draw the report figures from saved artifacts into ``out`` (default figures/) and
-    write ``index.json`` (name, file, title, caption with data and profile, section)."""
+    write ``index.json`` (name, file, title, caption with data and profile, section).
+
+    The committed faithful runs were trained on larger mock surveys than the default
+    (``data/mock-large``, ``data/mock-xl``); a few figures show some of their galaxies. With
+    ``render_surveys=False`` such a figure is kept as it is in ``out`` while its survey is
+    not on disk (a fresh clone: rendering even its catalogue and those few galaxies takes
+    about a minute), and drawn as usual when it is there or when ``out`` has no copy."""
     import matplotlib.pyplot as plt
 
     out = Path(out or s.figures_dir)
     wanted = report_figures() if names is None else [f for f in report_figures() if f.name in names]
-    manifest = []
+    manifest, kept = [], {}
     run_of = {"four": FOUR, "three": THREE, "uncertain": FOUR_UNCERTAIN, "balance": FOUR, "bars": FOUR,
               "tradeoff": FOUR, "triangle": VOTE_COUNTS,
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
+    renderable = (s.data_dir.name,) if s.data == "mock" else ()
+    limit = contextlib.nullcontext if render_surveys else functools.partial(rendering_only, *renderable)
     # A committed faithful run may name a larger mock survey than the default: make its
     # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
     for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
         if RunFolder(run_dir).exists():
-            ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True, images=False)
+            with contextlib.suppress(SurveyNotRendered), limit():
+                ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True, images=False)
     for figure in wanted:
-        fig = _figure(figure.name, s)
-        plots.save_fig(fig, figure.name, out)
-        plt.close(fig)
+        try:
+            with limit():
+                fig = _figure(figure.name, s)
+        except SurveyNotRendered as err:
+            if not (out / f"{figure.name}.png").is_file():
+                raise
+            kept[figure.name] = err.name
+        else:
+            plots.save_fig(fig, figure.name, out)
+            plt.close(fig)
         task = run_of.get(figure.name.rsplit("_", 1)[-1])
         from_run = task and not figure.name.startswith("class_counts")
         tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
@@ -732,7 +770,7 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
                          "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
     if names is None:
         (out / "index.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+    return FiguresMade(manifest, kept, out)
 
 
 # -- beyond hard labels: the vote-count model (notebook 6) -------------------------------
