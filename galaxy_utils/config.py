@@ -173,13 +173,16 @@ def ensure_mock_images(paths, *, root: Path | None = None, progress: bool = Fals
     (``data/<name>/images/<png_loc>``), and only those; other paths are left alone.
     Returns how many were drawn."""
     data = ((root or files.project_root()) / "data").resolve()
+    # A finished survey (its marker says so) has every image: no need to decode them all again.
+    finished = {name for name, n in MOCK_SURVEYS.items() if read_complete_marker(data / name) == (n, DEFAULT_MOCK_SEED)}
     missing: dict[str, list[str]] = {}
     for path in map(Path, paths):
         path = path.resolve() if path.is_absolute() else (data.parent / path).resolve()
-        if not path.is_relative_to(data) or is_valid_image(path):
+        if not path.is_relative_to(data):
             continue
         parts = path.relative_to(data).parts
-        if len(parts) > 2 and parts[0] in MOCK_SURVEYS and parts[1] == IMAGE_FOLDER:
+        if (len(parts) > 2 and parts[0] in MOCK_SURVEYS and parts[0] not in finished and parts[1] == IMAGE_FOLDER
+                and not is_valid_image(path)):
             missing.setdefault(parts[0], []).append("/".join(parts[2:]))
     drawn = 0
     for name, locations in missing.items():
