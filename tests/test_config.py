@@ -111,6 +111,15 @@ def test_rendering_only_refuses_other_surveys_and_renders_nothing(small_surveys,
                                       images=False) == catalogue
 
 
+def test_images_of_a_finished_survey_are_not_decoded_again(small_surveys, tmp_path, monkeypatch):
+    catalogue = config.ensure_mock("mock", root=tmp_path)
+    wanted = [catalogue.parent / "images" / loc for loc in pd.read_csv(catalogue)["png_loc"]]
+    checked = []
+    monkeypatch.setattr(config, "is_valid_image", lambda path: checked.append(path) or True)
+    assert config.ensure_mock_images(wanted, root=tmp_path) == 0
+    assert checked == []  # its marker says every image is there
+
+
 def test_unknown_surveys_and_missing_catalogues_are_named(tmp_path):
     with pytest.raises(ValueError, match="no mock survey called 'mock-huge'"):
         config.ensure_mock("mock-huge", root=tmp_path)
