@@ -51,7 +51,7 @@ def test_dihedral_views_are_the_eight_rotations_and_flips():
     assert found == {view.tobytes() for view in expected} and len(found) == models.N_VIEWS
 
 
-@pytest.mark.parametrize("architecture", ["bn-cnn", "invariant-three-class"])
+@pytest.mark.parametrize("architecture", ["bn-cnn", "invariant-three-class", "invariant-three-class-wide"])
 def test_invariant_model_gives_the_same_output_for_every_rotation_and_flip(architecture, tmp_path):
     import keras
 
@@ -102,7 +102,7 @@ def test_adamw_cosine_decays_to_zero_over_the_run():
 
 def test_best_profile_and_its_ablations():
     best = profiles.profile("three-class", "best")
-    assert best.crop == "measured" and not best.greyscale and best.model == "bn-cnn" and best.class_weights
+    assert best.crop == "measured" and not best.greyscale and best.model == "invariant-three-class" and best.class_weights
     ablations = profiles.ablations(best)
     assert len(ablations) >= 6
     for idea, variant in ablations.items():

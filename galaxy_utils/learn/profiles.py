@@ -50,6 +50,8 @@ class Profile:
         label_smoothing: smoothed targets (0: none).
         class_weights: weight each training galaxy by the inverse of its class's share, so
             every class counts alike (the real test metric is the balanced accuracy).
+        jitter: with ``random_augment``, also a random zoom and brightness shift of up to
+            this fraction (0: none; :func:`galaxy_utils.images.augmentation.random_augmentation`).
 
     The fields after ``max_galaxies`` came later: :meth:`to_dict` leaves them out while they
     hold their defaults (the published recipes), so runs made before them keep their
@@ -80,6 +82,7 @@ class Profile:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     class_weights: bool = False
+    jitter: float = 0.0
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -89,7 +92,8 @@ class Profile:
         return values
 
 
-_LATER_FIELDS = ("crop", "crop_extent", "optimizer", "weight_decay", "label_smoothing", "class_weights")
+_LATER_FIELDS = ("crop", "crop_extent", "optimizer", "weight_decay", "label_smoothing", "class_weights",
+                 "jitter")
 
 
 PROFILES: dict[tuple[str, str], Profile] = {
@@ -137,7 +141,7 @@ PROFILES: dict[tuple[str, str], Profile] = {
     (THREE_CLASS, "best"): Profile(
         name="best", task=THREE_CLASS, image_size=64, crop_fraction=1.0, greyscale=False,
         split="fraction", val_fraction=0.15, test_fraction=0.2, balance="none", random_augment=True,
-        model="bn-cnn", epochs=40, batch_size=32, learning_rate=2e-3, crop="measured", crop_extent=1.5,
+        model="invariant-three-class", epochs=40, batch_size=32, learning_rate=2e-3, crop="measured", crop_extent=1.5,
         optimizer="adamw-cosine", weight_decay=1e-2, label_smoothing=0.1, class_weights=True,
     ),
     # Vote counts (galaxy_utils.learn.votes): ``model`` names the convolutional body, which gets one
@@ -181,8 +185,7 @@ def ablations(best: Profile) -> dict[str, Profile]:
     off = {
         "measured-crop": {"crop": "centre", "crop_fraction": 0.5},
         "colour": {"greyscale": True},
-        "dihedral-views": {"model": "bn-cnn-plain"},
-        "batch-norm-cnn": {"model": "invariant-three-class"},
+        "dihedral-views": {"model": "three-class"},
         "adamw-cosine": {"optimizer": "adam", "weight_decay": 0.0, "learning_rate": 1e-3},
         "label-smoothing": {"label_smoothing": 0.0},
         "class-weights": {"class_weights": False},
