@@ -51,7 +51,7 @@ def test_dihedral_views_are_the_eight_rotations_and_flips():
     assert found == {view.tobytes() for view in expected} and len(found) == models.N_VIEWS
 
 
-@pytest.mark.parametrize("architecture", ["bn-cnn", "invariant-three-class", "invariant-three-class-wide"])
+@pytest.mark.parametrize("architecture", ["bn-cnn", "invariant-three-class"])
 def test_invariant_model_gives_the_same_output_for_every_rotation_and_flip(architecture, tmp_path):
     import keras
 

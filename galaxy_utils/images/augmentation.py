@@ -150,28 +150,23 @@ but noisy, asinh-stretched) DECaLS cutout has, and that the model would then see
 training only, so they are a train/test difference, not an invariance."""
 
 
-def random_augmentation(seed: int, fill_mode: str = FILL_MODE, jitter: float = 0.0):
+def random_augmentation(seed: int, fill_mode: str = FILL_MODE):
     """Random rotation by any angle (0-360 degrees) and random horizontal and vertical flips.
 
-    A Keras preprocessing block for float images in [0, 1], active only when called with
+    A Keras preprocessing block for float images, active only when called with
     ``training=True`` (inside a model, only during ``fit``). Seeded, and drawing fresh
-    angles and flips on every call, so every epoch sees new variants. ``jitter`` > 0 adds
-    a random zoom of up to ``jitter`` (a galaxy's apparent size varies by that fraction)
-    and a random brightness shift of up to ``jitter`` of the [0, 1] range (clipped).
+    angles and flips on every call, so every epoch sees new variants.
     """
     import keras
 
-    steps = [
-        # factor 1.0 = a uniform angle in [-360, 360] degrees: every orientation alike.
-        keras.layers.RandomRotation(1.0, fill_mode=fill_mode, interpolation="bilinear", seed=seed),
-        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 1),
-    ]
-    if jitter:
-        steps += [
-            keras.layers.RandomZoom(jitter, fill_mode=fill_mode, interpolation="bilinear", seed=seed + 2),
-            keras.layers.RandomBrightness(jitter, value_range=(0.0, 1.0), seed=seed + 3),
-        ]
-    return keras.Sequential(steps, name="random_rotation_and_flips" if not jitter else "random_augmentation")
+    return keras.Sequential(
+        [
+            # factor 1.0 = a uniform angle in [-360, 360] degrees: every orientation alike.
+            keras.layers.RandomRotation(1.0, fill_mode=fill_mode, interpolation="bilinear", seed=seed),
+            keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 1),
+        ],
+        name="random_rotation_and_flips",
+    )
 
 
 def predict_dihedral_tta(model, images_or_dataset, *, batch_size: int = 64, from_logits: bool = False) -> np.ndarray:

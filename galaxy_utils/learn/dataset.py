@@ -207,7 +207,6 @@ def make_dataset(
     shuffle: bool,
     seed: int,
     augment: bool = False,
-    jitter: float = 0.0,
     cache_dir: str | os.PathLike | None = None,
     repeat: bool = False,
     skipped: list[dict] | None = None,
@@ -220,8 +219,7 @@ def make_dataset(
     batched and prefetched, so memory does not grow with the catalogue. ``shuffle``
     reshuffles all rows every epoch (seeded); a ``variant`` column applies that dihedral
     variant; ``augment`` adds random rotation and flips, fresh every epoch
-    (:func:`galaxy_utils.images.augmentation.random_augmentation`; ``jitter`` > 0 adds its
-    random zoom and brightness shift). An unreadable image is
+    (:func:`galaxy_utils.images.augmentation.random_augmentation`). An unreadable image is
     skipped with a warning naming its id and file, and appended to ``skipped`` if given.
     ``class_names=None`` reads an unlabelled catalogue (for prediction): every label is -1.
     ``targets``, an (N, K) array with one row per catalogue row (e.g. vote counts, see
@@ -283,7 +281,7 @@ def make_dataset(
     dataset = dataset.batch(batch_size)
     dataset = dataset.map(_to_unit_float, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
-        augmenter = random_augmentation(seed, jitter=jitter)
+        augmenter = random_augmentation(seed)
 
         def augment_batch(images, labels):
             return augmenter(images, training=True), labels

@@ -50,21 +50,20 @@ def course_cnn(input_shape: tuple[int, int, int], n_classes: int, *, name: str =
 
 
 def three_class_cnn(
-    input_shape: tuple[int, int, int], n_classes: int = 3, *, width: int = 32, name: str = "three_class_cnn"
+    input_shape: tuple[int, int, int], n_classes: int = 3, *, name: str = "three_class_cnn"
 ) -> keras.Sequential:
-    """Three conv + ReLU + max-pool blocks, Dense(128) -> dropout 0.5 -> Dense softmax
-    (``width``, 2x, 4x filters and a 4x dense layer; the published network has 32)."""
+    """Three conv + ReLU + max-pool blocks, Dense(128) -> dropout 0.5 -> Dense softmax."""
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
-            layers.Conv2D(width, 5, activation="relu", padding="same"),
+            layers.Conv2D(32, 5, activation="relu", padding="same"),
             layers.MaxPooling2D(2),
-            layers.Conv2D(2 * width, 3, activation="relu", padding="same"),
+            layers.Conv2D(64, 3, activation="relu", padding="same"),
             layers.MaxPooling2D(2),
-            layers.Conv2D(4 * width, 3, activation="relu", padding="same"),
+            layers.Conv2D(128, 3, activation="relu", padding="same"),
             layers.MaxPooling2D(2),
             layers.Flatten(),
-            layers.Dense(4 * width, activation="relu"),
+            layers.Dense(128, activation="relu"),
             layers.Dropout(0.5),
             layers.Dense(n_classes, activation="softmax"),
         ],
@@ -147,19 +146,12 @@ def bn_cnn_plain(input_shape: tuple[int, int, int], n_classes: int) -> keras.Mod
     return bn_cnn(input_shape, n_classes, invariant=False, name="bn_cnn_plain")
 
 
-def invariant_three_class_cnn(
-    input_shape: tuple[int, int, int], n_classes: int = 3, *, width: int = 32, name: str = "invariant_three_class_cnn"
-) -> keras.Model:
+def invariant_three_class_cnn(input_shape: tuple[int, int, int], n_classes: int = 3) -> keras.Model:
     """The 3-class project's network inside :class:`DihedralViews` / :class:`DihedralMean`."""
     inputs = keras.Input(shape=input_shape)
-    body = three_class_cnn(input_shape, n_classes, width=width)
+    body = three_class_cnn(input_shape, n_classes)
     outputs = DihedralMean()(body(DihedralViews()(inputs)))
-    return keras.Model(inputs, outputs, name=name)
-
-
-def invariant_three_class_cnn_wide(input_shape: tuple[int, int, int], n_classes: int = 3) -> keras.Model:
-    """:func:`invariant_three_class_cnn` with half as many filters again (48, 96, 192)."""
-    return invariant_three_class_cnn(input_shape, n_classes, width=48, name="invariant_three_class_cnn_wide")
+    return keras.Model(inputs, outputs, name="invariant_three_class_cnn")
 
 
 @keras.saving.register_keras_serializable(package="galaxy_utils")
@@ -183,7 +175,6 @@ ARCHITECTURES = {
     "course": course_cnn,
     "three-class": three_class_cnn,
     "invariant-three-class": invariant_three_class_cnn,
-    "invariant-three-class-wide": invariant_three_class_cnn_wide,
     "bn-cnn": bn_cnn,
     "bn-cnn-plain": bn_cnn_plain,
 }

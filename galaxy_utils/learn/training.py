@@ -247,8 +247,7 @@ def train(
     datasets = {
         name: make_dataset(
             splits[name], spec=spec, batch_size=prof.batch_size, shuffle=(name == "train"), seed=seed,
-            augment=prof.random_augment and name == "train", jitter=prof.jitter, cache_dir=cache_dir,
-            skipped=skipped,
+            augment=prof.random_augment and name == "train", cache_dir=cache_dir, skipped=skipped,
             **kind.dataset_options(splits[name]),
         )
         for name in ("train", "validation")
