@@ -14,7 +14,8 @@ Writes, under ``--out`` (default ``results/real-gz1``; no pixels, ever):
 
 * ``catalogue.csv``: the generic catalogue (``id``, ``file_loc``, ``label``) the runs read;
 * ``faithful/``, ``best/``: the run folders (run.json, history.csv, metrics.json,
-  predictions.csv, splits, model.keras); ``faithful/baseline.json``: the pixel baseline
+  predictions.csv, splits, model.keras: best's without its optimizer state, the weights
+  only, so it is small enough to commit); ``faithful/baseline.json``: the pixel baseline
   (PCA + logistic regression, :mod:`galaxy_utils.learn.baselines`) on the same split;
 * ``mock-to-real/``: ``best`` trained on the mock survey only, and its scores on the real
   test galaxies (``real_metrics.json``);
@@ -181,6 +182,21 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFr
     return metrics
 
 
+def weights_only(model_file: Path) -> None:
+    """Re-save a committed model without its optimizer state (AdamW's two moments would
+    triple its size): ``galaxy-utils predict`` needs the network and its weights only."""
+    import zipfile
+
+    import keras
+
+    from galaxy_utils.learn import models  # noqa: F401  (registers the custom layers)
+
+    with zipfile.ZipFile(model_file) as archive:
+        if not json.loads(archive.read("config.json")).get("compile_config"):
+            return  # already weights only: leave the committed file as it is
+    keras.models.load_model(model_file, compile=False).save(model_file)
+
+
 def data_relative_paths(out: Path, data: Path) -> None:
     """The run tables under ``out`` name images relative to the real data folder, never by this
     machine's path (they are committed; the images are not)."""
@@ -284,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no mock survey at {args.mock}: run `galaxy-utils mock --n 2500 --seed 20220101 --out data/mock`")
 
     data_relative_paths(args.out, args.data)
+    if (args.out / "best" / "model.keras").is_file():
+        weights_only(args.out / "best" / "model.keras")
 
     def figure(name: str, key: str) -> float:
         return summary["recipes"].get(name, {}).get(key, float("nan"))

@@ -102,7 +102,8 @@ def test_adamw_cosine_decays_to_zero_over_the_run():
 
 def test_best_profile_and_its_ablations():
     best = profiles.profile("three-class", "best")
-    assert best.crop == "measured" and not best.greyscale and best.model == "bn-cnn" and best.class_weights
+    assert best.crop == "measured" and best.crop_extent == 2.0 and not best.greyscale and best.class_weights
+    assert best.model == "invariant-three-class"  # it beat the batch-normalised CNN on validation
     ablations = profiles.ablations(best)
     assert len(ablations) >= 6
     for idea, variant in ablations.items():

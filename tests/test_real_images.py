@@ -45,3 +45,24 @@ def test_balanced_accuracy_is_the_mean_recall_of_present_classes(bench):
     metrics = {"per_class": {"a": {"recall": 1.0, "support": 5}, "b": {"recall": 0.5, "support": 3},
                              "c": {"recall": 0.0, "support": 0}}}
     assert bench.balanced_accuracy(metrics) == pytest.approx(0.75)
+
+
+def test_weights_only_drops_the_optimizer_state_and_keeps_the_predictions(bench, tmp_path):
+    import numpy as np
+
+    from galaxy_utils.learn import models
+    from galaxy_utils.learn.runs import load_model
+
+    model = models.build_model("invariant-three-class", (16, 16, 3), 3, learning_rate=1e-3,
+                               optimizer="adamw-cosine", weight_decay=1e-2, decay_steps=10)
+    images = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+    model.fit(images, np.array([0, 1, 2, 0]), epochs=1, verbose=0)  # the optimizer now has state
+    path = tmp_path / "model.keras"
+    model.save(path)
+    before, size = model.predict(images, verbose=0), path.stat().st_size
+    bench.weights_only(path)
+    assert path.stat().st_size < size / 2  # AdamW's two moments per weight are gone
+    np.testing.assert_allclose(load_model(path).predict(images, verbose=0), before, atol=1e-6)
+    stamp = path.stat().st_mtime_ns
+    bench.weights_only(path)  # already weights only: left as it is
+    assert path.stat().st_mtime_ns == stamp
