@@ -21,7 +21,8 @@ import numpy as np
 
 from galaxy_utils.data.catalogue import FILE_COLUMN, id_column
 from galaxy_utils.data.labels import GZD5_CLASS_ANSWERS
-from galaxy_utils.images.decode import ImageSpec, load_images
+from galaxy_utils.images.decode import ImageSpec
+from galaxy_utils.images.store import load_images
 from galaxy_utils.learn.profiles import VOTE_COUNTS
 from galaxy_utils.learn.runs import RunFolder
 from galaxy_utils.learn.training import read_predictions
