@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galaxy_utils.data.catalogue import FILE_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, CatalogueError, ids_of
 from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image
 
 try:  # POSIX; elsewhere one process at a time may fill a store
@@ -328,7 +328,7 @@ def _unique_files(catalogue: pd.DataFrame) -> tuple[list[str], list[str]]:
     if FILE_COLUMN not in catalogue.columns:
         raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     try:
-        ids = catalogue[id_column(catalogue)].astype("string")
+        ids = catalogue[ids_of(catalogue)].astype("string")
     except CatalogueError:
         ids = catalogue[FILE_COLUMN].astype("string")
     first = catalogue[FILE_COLUMN].astype("string").drop_duplicates()

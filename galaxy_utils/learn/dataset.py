@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from galaxy_utils.data.catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, ids_of
 from galaxy_utils.images.augmentation import (
     VARIANT_COLUMN,
     balance_by_dihedral,
@@ -51,7 +51,7 @@ def _require_originals(catalogue: pd.DataFrame) -> None:
             "the catalogue holds augmented copies (variant != 0): split the original galaxies first, "
             "then balance the training split"
         )
-    ids = catalogue[id_column(catalogue)]
+    ids = catalogue[ids_of(catalogue)]
     if ids.duplicated().any():
         raise CatalogueError(
             f"{int(ids.duplicated().sum())} duplicated ids: a galaxy in two rows could land in two splits"
@@ -331,7 +331,7 @@ def make_dataset(
         raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     paths = catalogue[FILE_COLUMN].astype("string").fillna("").tolist()
     try:
-        ids = catalogue[id_column(catalogue)].astype("string").tolist()
+        ids = catalogue[ids_of(catalogue)].astype("string").tolist()
     except CatalogueError:
         ids = paths
     if targets is not None:
