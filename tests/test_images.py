@@ -334,3 +334,12 @@ def test_measured_crop_has_its_own_cache_key_and_leaves_the_published_keys_alone
     assert len(measured) == 2 and ImageSpec(64).key not in measured
     with pytest.raises(ValueError, match="crop must be one of"):
         ImageSpec(64, crop="petrosian")
+
+
+def test_a_digest_ending_in_zero_bytes_round_trips(tmp_path):
+    # NumPy's fixed-width bytes drop trailing zero bytes; the store's records must not care.
+    spec = ImageSpec(4, greyscale=True)
+    digest = b"\x07" * 18 + b"\x00\x00"
+    ImageStore(tmp_path, spec).append([np.array([digest], dtype="S20")[0]], np.ones((1, *spec.shape), np.uint8))
+    fresh = ImageStore(tmp_path, spec)
+    assert len(fresh) == 1 and fresh.rows_of([digest]).tolist() == [0]

@@ -177,6 +177,7 @@ class ImageStore:
         part-way leaves no trusted row whose pixels are incomplete.
         """
         images = np.ascontiguousarray(images, dtype=np.uint8)
+        digests = [bytes(d).ljust(DIGEST_BYTES, b"\0") for d in digests]  # NumPy strips trailing zero bytes
         if images.shape != (len(digests), *self.spec.shape):
             raise ValueError(f"expected {len(digests)} images of shape {self.spec.shape}, got {images.shape}")
         if not len(digests):
@@ -193,7 +194,7 @@ class ImageStore:
             finally:
                 os.close(fd)
             records = np.array(
-                [(digest, _check(digest, start + i)) for i, digest in enumerate(map(bytes, digests))], dtype=RECORD
+                [(digest, _check(digest, start + i)) for i, digest in enumerate(digests)], dtype=RECORD
             )
             with open(index_path, "ab") as index:
                 index.write(records.tobytes())

@@ -27,7 +27,7 @@ from galaxy_utils.images.augmentation import (
     random_augmentation,
 )
 from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image
-from galaxy_utils.images.store import MISSING, ImageStore, load_images, source_digest
+from galaxy_utils.images.store import MISSING, RECORD, ImageStore, load_images, source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -212,17 +212,20 @@ class _BatchReader:
         self.paths, self.ids, self.spec, self.skipped = paths, ids, spec, skipped
         self.store = ImageStore(cache_dir, spec) if cache_dir is not None else None
         self.errors: dict[int, str] = {}
-        self.digests: list[bytes | None] = []
         if self.store is not None:
-            for position, path in enumerate(paths):
+            # Each distinct file once (augmented copies share one): its digest, or why it has none.
+            codes, files = pd.factorize(pd.Series(paths, dtype=object))
+            digests = np.zeros(len(files), dtype=RECORD["digest"])
+            unreadable: dict[int, str] = {}
+            for j, path in enumerate(files):
                 try:
-                    self.digests.append(source_digest(path))
+                    digests[j] = source_digest(path)
                 except ImageReadError as err:
-                    self.digests.append(None)
-                    self.errors[position] = err.reason
-            known = [i for i, d in enumerate(self.digests) if d is not None]
-            self.rows = np.full(len(paths), MISSING, dtype=np.int64)
-            self.rows[known] = self.store.rows_of([self.digests[i] for i in known])
+                    unreadable[j] = err.reason
+            self.digests = digests[codes]
+            self.errors = {int(i): unreadable[codes[i]] for i in np.flatnonzero(np.isin(codes, list(unreadable)))}
+            self.rows = self.store.rows_of(self.digests)
+            self.rows[list(self.errors)] = MISSING
         self.stored: dict[bytes, int] = {}  # rows this reader added, by file digest
         self.reported: set[int] = set()
         self.lock = threading.Lock()
