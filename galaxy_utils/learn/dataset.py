@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -229,6 +230,7 @@ class _BatchReader:
         self.stored: dict[bytes, int] = {}  # rows this reader added, by file digest
         self.reported: set[int] = set()
         self.lock = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
 
     def _report(self, position: int, reason: str) -> None:
         with self.lock:
@@ -239,10 +241,24 @@ class _BatchReader:
                 if self.skipped is not None:
                     self.skipped.append({"id": self.ids[position], FILE_COLUMN: self.paths[position], "error": reason})
 
+    def _pool(self) -> ThreadPoolExecutor:
+        with self.lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+            return self.pool
+
+    def _load(self, position: int) -> np.ndarray | str:
+        """The decoded image of ``position``, or why it cannot be read."""
+        try:
+            return load_image(self.paths[position], self.spec)
+        except ImageReadError as err:
+            return err.reason
+
     def _decode(self, positions: np.ndarray, images: np.ndarray, readable: np.ndarray) -> None:
         """Fill batch slots ``images`` for rows not yet stored: from rows stored meanwhile
         (another row of the same file), else decoded once per file and stored."""
         decoded: dict[bytes | int, np.ndarray] = {}
+        wanted: dict[bytes | int, list[tuple[int, int]]] = {}
         for slot, position in enumerate(positions):
             position = int(position)
             if position in self.errors:
@@ -252,13 +268,15 @@ class _BatchReader:
                 self.rows[position] = self.stored[key]
                 images[slot] = self.store.take([self.rows[position]])[0]
                 continue
-            if key not in decoded:
-                try:
-                    decoded[key] = load_image(self.paths[position], self.spec)
-                except ImageReadError as err:
-                    self.errors[position] = err.reason
-                    continue
-            images[slot] = decoded[key]
+            wanted.setdefault(key, []).append((slot, position))
+        # Decoded in parallel (Pillow releases the GIL), each distinct file once.
+        for key, outcome in zip(wanted, self._pool().map(self._load, [w[0][1] for w in wanted.values()]),
+                                strict=True):
+            for slot, position in wanted[key]:
+                if isinstance(outcome, str):
+                    self.errors[position] = outcome
+                else:
+                    decoded[key] = images[slot] = outcome
         if self.store is not None and decoded:
             keys = list(decoded)
             try:
