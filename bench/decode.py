@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from galaxy_utils.data import labels  # noqa: E402
-from galaxy_utils.images.decode import ImageSpec, load_image, preprocess_catalogue  # noqa: E402
+from galaxy_utils.images.decode import ImageSpec, load_image  # noqa: E402
+from galaxy_utils.images.store import preprocess_catalogue  # noqa: E402
 
 BENCH_DIR = ROOT / "artifacts" / "bench"
 SYNTHETIC_DIR = BENCH_DIR / "synthetic"

@@ -38,7 +38,7 @@ from decode import (  # noqa: E402
     source_tag,
 )
 
-from galaxy_utils.images.decode import preprocess_catalogue  # noqa: E402
+from galaxy_utils.images.store import preprocess_catalogue  # noqa: E402
 from galaxy_utils.learn.dataset import catalogue_images, label_indices, make_dataset  # noqa: E402
 
 

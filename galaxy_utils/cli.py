@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from galaxy_utils.config import settings
-from galaxy_utils.data.catalogue import DEFAULT_MIN_VOTES, FORMATS, VERIFY_MODES, CatalogueError, id_column
+from galaxy_utils.data.catalogue import DEFAULT_MIN_VOTES, FORMATS, VERIFY_MODES, CatalogueError, ids_of
 from galaxy_utils.data.download import DownloadError, download_gzd5
 from galaxy_utils.data.labels import FOUR_CLASS, TASKS, THREE_CLASS, FourClassThresholds, ThreeClassThresholds
 from galaxy_utils.data.prepare import class_counts, prepare_catalogue
@@ -135,7 +135,7 @@ def _train(args: argparse.Namespace) -> int:
     test_ids = None
     if args.test_ids:
         tables = [pd.read_csv(path, dtype=str) for path in args.test_ids]
-        test_ids = sorted({galaxy for table in tables for galaxy in table[id_column(table)]})
+        test_ids = sorted({galaxy for table in tables for galaxy in table[ids_of(table)]})
     from galaxy_utils.learn.training import train  # delays TensorFlow
     from galaxy_utils.learn.votes import format_metrics  # delays TensorFlow
 

@@ -13,6 +13,7 @@ from PIL import Image  # noqa: E402
 from galaxy_utils.data.catalogue import CatalogueError  # noqa: E402
 from galaxy_utils.images.augmentation import balance_by_dihedral, dihedral  # noqa: E402
 from galaxy_utils.images.decode import ImageSpec, load_image  # noqa: E402
+from galaxy_utils.images.store import ImageStore  # noqa: E402
 from galaxy_utils.learn.dataset import (  # noqa: E402
     balanced_train_test,
     catalogue_images,
@@ -145,7 +146,7 @@ def test_make_dataset_yields_scaled_float_images_and_matching_labels(image_catal
     assert sorted(rows) == list(range(12))
     assert rows.tolist() != list(range(12))  # shuffled
     np.testing.assert_array_equal(labels, label_indices(image_catalogue, CLASSES)[rows])
-    assert len(list((tmp_path / spec.key).rglob("*.npy"))) == 12  # cached on first use
+    assert len(ImageStore(tmp_path, spec)) == 12  # cached on first use
 
 
 def test_make_dataset_is_seeded_and_reshuffles_every_epoch(image_catalogue):
@@ -173,6 +174,26 @@ def test_variant_column_applies_the_dihedral_transform(image_catalogue, tmp_path
     stacked = catalogue_images(frame, spec, cache_dir=tmp_path)
     assert stacked.dtype == np.uint8 and stacked.shape == (8, 16, 16, 1)
     np.testing.assert_allclose(stacked / 255, images.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", [ImageSpec(16, greyscale=True), ImageSpec(12, 0.5)], ids=["grey", "rgb"])
+def test_the_model_sees_exactly_the_decoded_pixels(image_catalogue, tmp_path, spec):
+    # Bit for bit what a direct decode gives, through a cold cache, a warm one and no cache:
+    # the same float32 values the per-image pipeline fed every committed run.
+    frame = pd.concat([image_catalogue.assign(variant=np.int8(0)),
+                       image_catalogue.iloc[:8].assign(variant=np.arange(8, dtype="int8"))], ignore_index=True)
+    pairs = zip(frame["file_loc"], frame["variant"], strict=True)
+    expected = np.stack([dihedral(load_image(path, spec), int(v)) for path, v in pairs])
+    expected = expected.astype(np.float32) / np.float32(255.0)
+    sizes = []
+    for cache_dir in (tmp_path, tmp_path, None):
+        batches = list(make_dataset(frame, CLASSES, spec, batch_size=7, shuffle=False, seed=0, cache_dir=cache_dir))
+        images = np.concatenate([b[0].numpy() for b in batches])
+        assert images.dtype == np.float32 and images.tobytes() == expected.tobytes()
+        np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]),
+                                      label_indices(frame, CLASSES))
+        sizes.append(len(ImageStore(tmp_path, spec)))
+    assert len(image_catalogue) <= sizes[0] == sizes[1] == sizes[2]  # stored on first use, then only read
 
 
 def test_unreadable_images_are_skipped_and_reported(image_catalogue, tmp_path):

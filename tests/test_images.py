@@ -8,16 +8,9 @@ import pytest
 from conftest import write_corrupt_png, write_png
 from PIL import Image
 
-from galaxy_utils.images import decode as images
-from galaxy_utils.images.decode import (
-    ImageCache,
-    ImageReadError,
-    ImageSpec,
-    load_image,
-    load_images,
-    measure_extent,
-    preprocess_catalogue,
-)
+from galaxy_utils.images import store
+from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image, measure_extent
+from galaxy_utils.images.store import ImageStore, load_images, preprocess_catalogue, source_digest
 
 
 def centre_marked(size: int = 40) -> np.ndarray:
@@ -140,32 +133,33 @@ def test_corrupt_and_missing_files_name_themselves(tmp_path):
 def test_cache_serves_what_load_image_computes(tmp_path):
     path = write_png(tmp_path / "a.png", size=48)
     spec = ImageSpec(16, 0.5, True)
-    cache = ImageCache(tmp_path / "cache", spec)
+    cache = ImageStore(tmp_path / "cache", spec)
     first, from_cache = cache.load(path)
     assert not from_cache
     second, from_cache = cache.load(path)
     assert from_cache
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, load_image(path, spec))
-    entry = cache.entry_path(path)
-    assert entry.is_relative_to(tmp_path / "cache" / spec.key)
-    np.testing.assert_array_equal(np.load(entry), first)  # a plain .npy file
+    assert cache.root == tmp_path / "cache" / spec.key
+    # One plain memory-mappable array per spec: row r is image r.
+    pixels = np.memmap(cache.root / store.PIXELS, dtype=np.uint8, mode="r", shape=(1, *spec.shape))
+    np.testing.assert_array_equal(pixels[cache.rows_of([source_digest(path)])[0]], first)
 
 
 def test_cache_entries_differ_per_parameter(tmp_path):
     path = write_png(tmp_path / "a.png", size=48)
     specs = [ImageSpec(16), ImageSpec(16, 0.5), ImageSpec(16, greyscale=True), ImageSpec(17),
              ImageSpec(16, resample="box")]
-    entries = {ImageCache(tmp_path / "cache", spec).entry_path(path) for spec in specs}
-    assert len(entries) == len(specs)
+    roots = {ImageStore(tmp_path / "cache", spec).root for spec in specs}
+    assert len(roots) == len(specs)
     for spec in specs:
-        np.testing.assert_array_equal(ImageCache(tmp_path / "cache", spec)(path), load_image(path, spec))
+        np.testing.assert_array_equal(ImageStore(tmp_path / "cache", spec)(path), load_image(path, spec))
 
 
 def test_changed_source_file_never_reuses_the_stale_entry(tmp_path):
     path = write_png(tmp_path / "a.png", size=32, seed=1)
     spec = ImageSpec(8)
-    cache = ImageCache(tmp_path / "cache", spec)
+    cache = ImageStore(tmp_path / "cache", spec)
     old = cache(path)
     stat = os.stat(path)
     write_png(path, size=32, seed=2)  # new pixels, and a later modification time
@@ -175,42 +169,95 @@ def test_changed_source_file_never_reuses_the_stale_entry(tmp_path):
     assert not np.array_equal(old, new)
     np.testing.assert_array_equal(new, load_image(path, spec))
     # Only the modification time changed: still a different entry.
-    before = cache.entry_path(path)
+    before = source_digest(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
-    assert cache.entry_path(path) != before
+    assert source_digest(path) != before
     # The same file under another path (a copy) is another entry too.
     copy = tmp_path / "b.png"
     copy.write_bytes(path.read_bytes())
-    assert cache.entry_path(copy) != cache.entry_path(path)
+    assert source_digest(copy) != source_digest(path)
 
 
-def test_half_written_or_foreign_entries_are_recomputed(tmp_path):
-    path = write_png(tmp_path / "a.png", size=32)
+def test_torn_or_corrupt_index_records_are_not_trusted(tmp_path):
+    files = [write_png(tmp_path / f"g{i}.png", size=32, seed=i) for i in range(3)]
     spec = ImageSpec(8)
-    cache = ImageCache(tmp_path / "cache", spec)
-    good = cache(path)
-    entry = cache.entry_path(path)
-    entry.write_bytes(entry.read_bytes()[:-10])  # as a killed writer would leave it without the rename
-    again, from_cache = cache.load(path)
+    cache = ImageStore(tmp_path / "cache", spec)
+    rows, _ = cache.fill(files)
+    assert rows.tolist() == [0, 1, 2]
+    index = cache.root / store.INDEX
+    index.write_bytes(index.read_bytes()[:-10])  # the last record torn, as a killed writer leaves it
+    fresh = ImageStore(tmp_path / "cache", spec)
+    assert len(fresh) == 2 and fresh.rows_of([source_digest(f) for f in files]).tolist() == [0, 1, -1]
+    again, from_cache = fresh.load(files[2])
     assert not from_cache
-    np.testing.assert_array_equal(again, good)
-    np.save(entry, np.zeros((4, 4, 3), dtype=np.uint8))  # right format, wrong shape
-    assert not cache.load(path)[1]
-    assert cache.load(path)[1]
+    np.testing.assert_array_equal(again, load_image(files[2], spec))
+    data = bytearray(index.read_bytes())
+    data[store.RECORD.itemsize + 3] ^= 0xFF  # a flipped bit in row 1's record: it and all after it untrusted
+    index.write_bytes(bytes(data))
+    assert len(ImageStore(tmp_path / "cache", spec)) == 1
+    rows, _ = ImageStore(tmp_path / "cache", spec).fill(files)  # refilled, row by row as before
+    assert rows.tolist() == [0, 1, 2]
+    for row, path in zip(rows, files, strict=True):
+        np.testing.assert_array_equal(ImageStore(tmp_path / "cache", spec).take([row])[0], load_image(path, spec))
 
 
-def test_a_failed_write_leaves_no_entry_and_no_temporary_file(tmp_path, monkeypatch):
+def test_a_killed_append_leaves_no_trusted_row(tmp_path, monkeypatch):
     path = write_png(tmp_path / "a.png", size=32)
-    cache = ImageCache(tmp_path / "cache", ImageSpec(8))
+    cache = ImageStore(tmp_path / "cache", ImageSpec(8))
 
-    def killed(file, array, allow_pickle=False):
-        file.write(b"\x93NUMPY partial")
-        raise KeyboardInterrupt
+    def killed(fd):
+        raise KeyboardInterrupt  # pixels written, index not yet
 
-    monkeypatch.setattr(images.np, "save", killed)
+    monkeypatch.setattr(store.os, "fsync", killed)
     with pytest.raises(KeyboardInterrupt):
         cache(path)
-    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+    monkeypatch.undo()
+    assert len(ImageStore(tmp_path / "cache", ImageSpec(8))) == 0
+    assert not ImageStore(tmp_path / "cache", ImageSpec(8)).load(path)[1]
+    assert ImageStore(tmp_path / "cache", ImageSpec(8)).load(path)[1]
+
+
+def test_an_interrupted_fill_keeps_its_finished_chunks(tmp_path, monkeypatch):
+    files = [write_png(tmp_path / f"g{i}.png", size=32, seed=i) for i in range(6)]
+    spec = ImageSpec(8)
+    real = store.load_image
+
+    def dies_on_the_fifth(path, spec):
+        if str(path).endswith("g4.png"):
+            raise KeyboardInterrupt
+        return real(path, spec)
+
+    monkeypatch.setattr(store, "load_image", dies_on_the_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        ImageStore(tmp_path / "cache", spec).fill(files, chunk=2, workers=1)
+    monkeypatch.undo()
+    assert len(ImageStore(tmp_path / "cache", spec)) == 4  # two whole chunks
+    report = preprocess_catalogue(pd.DataFrame({"iauname": list("abcdef"), "file_loc": list(map(str, files))}),
+                                  spec, tmp_path / "cache", progress=False)
+    assert (report.n_cached, report.n_decoded) == (4, 2)
+
+
+def _fill_in_another_process(cache_dir, files):
+    ImageStore(cache_dir, ImageSpec(8)).fill(files, chunk=1, workers=1)
+
+
+def test_two_processes_can_fill_one_store(tmp_path):
+    import multiprocessing
+
+    files = [str(write_png(tmp_path / f"g{i}.png", size=32, seed=i)) for i in range(12)]
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_fill_in_another_process, args=(tmp_path / "cache", files[i::2] + files))
+               for i in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    cache = ImageStore(tmp_path / "cache", ImageSpec(8))
+    rows = cache.rows_of([source_digest(f) for f in files])
+    assert (rows >= 0).all() and 12 <= len(cache) <= 24  # a race may store an image twice; either copy serves
+    for row, path in zip(rows, files, strict=True):
+        np.testing.assert_array_equal(cache.take([row])[0], load_image(path, ImageSpec(8)))
 
 
 def test_preprocess_catalogue_reports_unreadable_images(tmp_path):
@@ -287,3 +334,12 @@ def test_measured_crop_has_its_own_cache_key_and_leaves_the_published_keys_alone
     assert len(measured) == 2 and ImageSpec(64).key not in measured
     with pytest.raises(ValueError, match="crop must be one of"):
         ImageSpec(64, crop="petrosian")
+
+
+def test_a_digest_ending_in_zero_bytes_round_trips(tmp_path):
+    # NumPy's fixed-width bytes drop trailing zero bytes; the store's records must not care.
+    spec = ImageSpec(4, greyscale=True)
+    digest = b"\x07" * 18 + b"\x00\x00"
+    ImageStore(tmp_path, spec).append([np.array([digest], dtype="S20")[0]], np.ones((1, *spec.shape), np.uint8))
+    fresh = ImageStore(tmp_path, spec)
+    assert len(fresh) == 1 and fresh.rows_of([digest]).tolist() == [0]

@@ -209,3 +209,16 @@ def test_progress_bars_show_rates_and_time_left_and_stay_quiet_when_asked(capsys
     assert "predicting" in err and "3/3" in err and "batch/s" in err
     model.predict(images, batch_size=2, verbose=0, callbacks=prediction_progress(3, enabled=False))
     assert capsys.readouterr().err == ""
+
+
+def test_one_train_call_detects_the_id_column_once(mock_survey, tmp_path, monkeypatch):
+    """The catalogue is made canonical when it is read (its id column recorded); splitting,
+    datasets, training, scoring and predictions read the record and never detect it again."""
+    from galaxy_utils.data import catalogue
+
+    calls = []
+    detect = catalogue.id_column
+    monkeypatch.setattr(catalogue, "id_column", lambda frame: calls.append(1) or detect(frame))
+    train("three-class", mock_survey.catalogue_path, mock_survey.image_root, "fast", tmp_path / "run",
+          cache_dir=mock_survey.cache_dir, verbose=0)
+    assert len(calls) == 1

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_utils.data import labels as labels_module
-from galaxy_utils.data.catalogue import FILE_COLUMN, GENERIC, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, GENERIC, ids_of
 from galaxy_utils.data.labels import class_probabilities, in_classes, labels_from_fractions, normalise, truth_labels
 from galaxy_utils.images.decode import ImageSpec
 from galaxy_utils.learn.evaluation import expected_calibration_error, reliability_table
@@ -118,7 +118,7 @@ def thresholded_argmax(probabilities: np.ndarray, task_name: str) -> np.ndarray:
 
 
 def _by_id(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    keyed = frame.set_index(frame[id_column(frame)].astype("string").to_numpy())
+    keyed = frame.set_index(frame[ids_of(frame)].astype("string").to_numpy())
     return keyed.loc[ids]
 
 
@@ -150,9 +150,9 @@ def compare_hard_soft(
     """
     classes = labels_module.class_names(task_name)
     hard_columns = [f"p_{c}" for c in classes]
-    ids = pd.Index(volunteers[id_column(volunteers)].astype("string").to_numpy())
+    ids = pd.Index(volunteers[ids_of(volunteers)].astype("string").to_numpy())
     for frame in (soft, hard):
-        ids = ids.intersection(pd.Index(frame[id_column(frame)].astype("string").to_numpy()), sort=False)
+        ids = ids.intersection(pd.Index(frame[ids_of(frame)].astype("string").to_numpy()), sort=False)
     if ids.has_duplicates:
         raise ValueError("duplicated galaxy ids: compare one row per galaxy")
     missing = [c for c in hard_columns if c not in hard.columns]
@@ -234,7 +234,7 @@ def compare_hard_soft(
 def split_ids(run_dir: str | Path, split: str) -> set[str]:
     """Galaxy ids of one split (``train``, ``validation``, ``test``) of a run folder."""
     frame = RunFolder(run_dir).split(split)
-    return set(frame[id_column(frame)].astype(str))
+    return set(frame[ids_of(frame)].astype(str))
 
 
 def shared_test_ids(soft_run: str | Path, *hard_runs: str | Path) -> list[str]:
@@ -258,7 +258,7 @@ def hard_probabilities(
     run = folder.run()
     probabilities, readable, _ = predict_frame(folder.model(), frame, ImageSpec(**run["image_spec"]),
                                                cache_dir=cache_dir, batch_size=batch_size)
-    ids = id_column(frame)
+    ids = ids_of(frame)
     table = pd.DataFrame({ids: readable[ids].astype("string").to_numpy()})
     for i, name in enumerate(run["classes"]):
         table[f"p_{name}"] = probabilities[:, i]
@@ -284,7 +284,7 @@ def held_out_ids(*runs: str | Path) -> list[str]:
 def _with_ids(frame: pd.DataFrame, ids) -> pd.DataFrame:
     """Rows of ``frame`` whose galaxy id is among ``ids``, in ``frame``'s order (attrs kept)."""
     wanted = set(map(str, ids))
-    rows = frame[frame[id_column(frame)].astype("string").isin(wanted).to_numpy()]
+    rows = frame[frame[ids_of(frame)].astype("string").isin(wanted).to_numpy()]
     rows.attrs = dict(frame.attrs)
     return rows
 
@@ -387,6 +387,6 @@ def example_pair(
         rows.append(ranking.loc[best])
     pair = pd.DataFrame(rows).reset_index(drop=True)
     if catalogue is not None:
-        where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
-        pair[FILE_COLUMN] = pair[id_column(pair)].astype(str).map(where)
+        where = dict(zip(catalogue[ids_of(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
+        pair[FILE_COLUMN] = pair[ids_of(pair)].astype(str).map(where)
     return pair

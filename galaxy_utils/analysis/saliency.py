@@ -19,9 +19,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from galaxy_utils.data.catalogue import FILE_COLUMN, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, ids_of
 from galaxy_utils.data.labels import GZD5_CLASS_ANSWERS
-from galaxy_utils.images.decode import ImageSpec, load_images
+from galaxy_utils.images.decode import ImageSpec
+from galaxy_utils.images.store import load_images
 from galaxy_utils.learn.profiles import VOTE_COUNTS
 from galaxy_utils.learn.runs import RunFolder
 from galaxy_utils.learn.training import read_predictions
@@ -177,8 +178,8 @@ def class_examples(run_dir, catalogue=None, *, per_class: int = 2):
         picks.append(members.head(per_class).drop(columns="_right").assign(**{"class": name}))
     examples = pd.concat(picks, ignore_index=True)
     if catalogue is not None:
-        where = dict(zip(catalogue[id_column(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
-        examples[FILE_COLUMN] = examples[id_column(examples)].astype(str).map(where).fillna(examples[FILE_COLUMN])
+        where = dict(zip(catalogue[ids_of(catalogue)].astype(str), catalogue[FILE_COLUMN], strict=True))
+        examples[FILE_COLUMN] = examples[ids_of(examples)].astype(str).map(where).fillna(examples[FILE_COLUMN])
     return examples
 
 

@@ -228,6 +228,37 @@ def id_column(catalogue: pd.DataFrame) -> str:
     raise CatalogueError(f"no id column: expected one of {', '.join(ID_CANDIDATES)}")
 
 
+ID_ATTR = "id_column"
+"""``catalogue.attrs`` key of the canonical frame's id column (:func:`canonical_frame`)."""
+
+
+def canonical_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Make ``catalogue`` the canonical frame every later stage reads: its id column
+    detected once (:func:`id_column`) and recorded in ``attrs['id_column']``, beside the
+    ``format`` and ``source`` that :func:`galaxy_utils.data.read.read_catalogue` records; its
+    images go in ``file_loc`` (:func:`resolve_images`) and its labels in ``label``
+    (:func:`galaxy_utils.data.labels.assign_labels`) or, for vote counts, its targets in the
+    decision tree's count columns. Frames derived from it (rows selected, columns added)
+    keep the record, so splitting, datasets, training, prediction and scoring never look
+    for the columns again. A table with no id column is returned unrecorded (the stage
+    that needs ids says so). Returns ``catalogue`` itself."""
+    if catalogue.attrs.get(ID_ATTR) not in catalogue.columns:
+        try:
+            catalogue.attrs[ID_ATTR] = id_column(catalogue)
+        except CatalogueError:
+            catalogue.attrs.pop(ID_ATTR, None)
+    return catalogue
+
+
+def ids_of(catalogue: pd.DataFrame) -> str:
+    """The id column of a frame: the one its canonical frame recorded (:func:`canonical_frame`),
+    else detected (a frame made by hand)."""
+    recorded = catalogue.attrs.get(ID_ATTR)
+    if recorded is not None and recorded in catalogue.columns:
+        return recorded
+    return id_column(catalogue)
+
+
 def image_column(catalogue: pd.DataFrame) -> str:
     """The column holding image paths: ``file_loc`` once resolved, else ``png_loc``."""
     for name in (FILE_COLUMN, tree.IMAGE_COLUMN):
@@ -240,7 +271,7 @@ def describe_rows(catalogue: pd.DataFrame, mask: np.ndarray | pd.Series, limit: 
     """'rows 3 (J0814...), 7 (J0815...) and 12 more': row positions are 0-based data rows."""
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
     try:
-        ids = catalogue[id_column(catalogue)].to_numpy()
+        ids = catalogue[ids_of(catalogue)].to_numpy()
     except CatalogueError:
         ids = None
     shown = [f"{p} ({ids[p]})" if ids is not None else str(p) for p in positions[:limit]]
@@ -477,7 +508,7 @@ def _quirk(catalogue: pd.DataFrame, name: str, column: str, rule: str, mask: pd.
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
     if not len(positions):
         return None
-    ids = catalogue[id_column(catalogue)].to_numpy()
+    ids = catalogue[ids_of(catalogue)].to_numpy()
     examples = tuple(f"{ids[p]}" + (f" ({detail(p)})" if detail else "") for p in positions[:limit])
     return Quirk(name, column, rule, len(positions), examples)
 
@@ -619,7 +650,7 @@ def _step_result(
 ) -> StepResult:
     """Split ``before`` by the boolean ``keep`` and record the dropped ids with reasons."""
     keep = pd.Series(np.asarray(keep, dtype=bool), index=before.index)
-    ids = before[id_column(before)] if len(before.columns) else pd.Series(dtype="string")
+    ids = before[ids_of(before)] if len(before.columns) else pd.Series(dtype="string")
     if isinstance(reasons, str):
         reasons = pd.Series(reasons, index=before.index)
     removed = pd.DataFrame({"id": ids[~keep].astype("string"), "reason": reasons[~keep].astype("string")})

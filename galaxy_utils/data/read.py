@@ -24,6 +24,7 @@ from galaxy_utils.data.catalogue import (
     VOLUNTEER_TREES,
     ZOOBOT,
     CatalogueError,
+    canonical_frame,
     detect_format,
     png_loc_for,
     read_table,
@@ -48,17 +49,19 @@ def read_catalogue(
     (a campaign found, classes seen) in ``attrs['notes']``. The GZD-5 release's three
     tables are told apart: volunteer votes on the DR5 tree (:data:`GZD5`) or the GZD-1/2
     tree (:data:`GZD12`, given a ``png_loc`` derived from iauname), and the automated
-    posteriors (:data:`GZD5_AUTO`, model outputs).
+    posteriors (:data:`GZD5_AUTO`, model outputs). The frame is the canonical one
+    (:func:`galaxy_utils.data.catalogue.canonical_frame`): its id column is recorded in
+    ``attrs['id_column']``, so no later stage detects it again.
     """
     if format is not None and format not in FORMATS:
         raise CatalogueError(f"unknown catalogue format {format!r}; choose one of {', '.join(FORMATS)}")
     fmt = format or formats.detect_path_format(path)
     if fmt in formats.PATH_READERS:
-        return formats.PATH_READERS[fmt](path)
+        return canonical_frame(formats.PATH_READERS[fmt](path))
     table = read_table(path)
     fmt = fmt or detect_format(table.columns)
     if fmt == ZOOBOT:
-        return formats.read_zoobot(table, source=str(path))
+        return canonical_frame(formats.read_zoobot(table, source=str(path)))
     if fmt in VOLUNTEER_TREES:
         if validate:
             table = validate_gzd5(
@@ -78,4 +81,4 @@ def read_catalogue(
     elif fmt == GENERIC and FILE_COLUMN not in table.columns:
         table = table.rename(columns={tree.IMAGE_COLUMN: FILE_COLUMN})
     table.attrs.update(format=fmt, source=str(path))
-    return table
+    return canonical_frame(table)

@@ -1,4 +1,5 @@
-"""Images: decode and cache them (``decode``), rotate, flip and balance them (``augmentation``).
+"""Images: decode them (``decode``), cache them in one memory-mapped array per spec
+(``store``), rotate, flip and balance them (``augmentation``).
 
 Sits on the data layer; TensorFlow is imported only inside the functions that build
 TensorFlow operations.

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from galaxy_utils.data.catalogue import LABEL_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import LABEL_COLUMN, CatalogueError, ids_of
 
 N_VARIANTS = 8
 VARIANT_COLUMN = "variant"
@@ -96,7 +96,7 @@ def balance_by_dihedral(
         raise CatalogueError(f"no {LABEL_COLUMN!r} column to balance")
     if catalogue[LABEL_COLUMN].isna().any():
         raise CatalogueError("some rows have no label: drop them before balancing")
-    ids = catalogue[id_column(catalogue)]
+    ids = catalogue[ids_of(catalogue)]
     if ids.duplicated().any():
         raise CatalogueError("duplicated ids: balance a catalogue of original galaxies, one row each")
     counts = catalogue[LABEL_COLUMN].value_counts().sort_index()

@@ -13,21 +13,22 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from galaxy_utils.data.catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, id_column
+from galaxy_utils.data.catalogue import FILE_COLUMN, LABEL_COLUMN, CatalogueError, ids_of
 from galaxy_utils.images.augmentation import (
     VARIANT_COLUMN,
     balance_by_dihedral,
     dihedral_batch,
-    dihedral_tf,
     random_augmentation,
 )
-from galaxy_utils.images.decode import ImageReadError, ImageSpec, image_loader, load_images
+from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image
+from galaxy_utils.images.store import MISSING, RECORD, ImageStore, load_images, source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _require_originals(catalogue: pd.DataFrame) -> None:
             "the catalogue holds augmented copies (variant != 0): split the original galaxies first, "
             "then balance the training split"
         )
-    ids = catalogue[id_column(catalogue)]
+    ids = catalogue[ids_of(catalogue)]
     if ids.duplicated().any():
         raise CatalogueError(
             f"{int(ids.duplicated().sum())} duplicated ids: a galaxy in two rows could land in two splits"
@@ -184,18 +185,135 @@ def _check_targets(targets, n_rows: int) -> np.ndarray:
     return targets
 
 
-def _is_readable(image, label, readable):
-    return readable
+def _readable_rows(images, labels, readable):
+    import tensorflow as tf
+
+    return tf.boolean_mask(images, readable), tf.boolean_mask(labels, readable)
 
 
-def _drop_flag(image, label, readable):
-    return image, label
+def _not_empty(images, labels):
+    import tensorflow as tf
+
+    return tf.shape(labels)[0] > 0
 
 
 def _to_unit_float(images, labels):
     import tensorflow as tf
 
     return tf.cast(images, tf.float32) / 255.0, labels
+
+
+class _BatchReader:
+    """Reads a batch of catalogue rows' images at once: one gather from the memory-mapped
+    store (:class:`galaxy_utils.images.store.ImageStore`) for the stored ones, a decode (and
+    store) of the others, then each row's dihedral variant; unreadable rows are flagged and
+    reported once. Called once per batch, never per image."""
+
+    def __init__(self, paths: list[str], ids: list[str], spec: ImageSpec, cache_dir, skipped: list[dict] | None):
+        self.paths, self.ids, self.spec, self.skipped = paths, ids, spec, skipped
+        self.store = ImageStore(cache_dir, spec) if cache_dir is not None else None
+        self.errors: dict[int, str] = {}
+        if self.store is not None:
+            # Each distinct file once (augmented copies share one): its digest, or why it has none.
+            codes, files = pd.factorize(pd.Series(paths, dtype=object))
+            digests = np.zeros(len(files), dtype=RECORD["digest"])
+            unreadable: dict[int, str] = {}
+            for j, path in enumerate(files):
+                try:
+                    digests[j] = source_digest(path)
+                except ImageReadError as err:
+                    unreadable[j] = err.reason
+            self.digests = digests[codes]
+            self.errors = {int(i): unreadable[codes[i]] for i in np.flatnonzero(np.isin(codes, list(unreadable)))}
+            self.rows = self.store.rows_of(self.digests)
+            self.rows[list(self.errors)] = MISSING
+        self.stored: dict[bytes, int] = {}  # rows this reader added, by file digest
+        self.reported: set[int] = set()
+        self.lock = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def _report(self, position: int, reason: str) -> None:
+        with self.lock:
+            if position not in self.reported:
+                self.reported.add(position)
+                logger.warning("skipping unreadable image %s: %s", self.ids[position],
+                               ImageReadError(self.paths[position], reason))
+                if self.skipped is not None:
+                    self.skipped.append({"id": self.ids[position], FILE_COLUMN: self.paths[position], "error": reason})
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self.lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+            return self.pool
+
+    def _load(self, position: int) -> np.ndarray | str:
+        """The decoded image of ``position``, or why it cannot be read."""
+        try:
+            return load_image(self.paths[position], self.spec)
+        except ImageReadError as err:
+            return err.reason
+
+    def _decode(self, positions: np.ndarray, images: np.ndarray, readable: np.ndarray) -> None:
+        """Fill batch slots ``images`` for rows not yet stored: from rows stored meanwhile
+        (another row of the same file), else decoded once per file and stored."""
+        decoded: dict[bytes | int, np.ndarray] = {}
+        wanted: dict[bytes | int, list[tuple[int, int]]] = {}
+        for slot, position in enumerate(positions):
+            position = int(position)
+            if position in self.errors:
+                continue
+            key = self.digests[position] if self.store is not None else position
+            if self.store is not None and key in self.stored:
+                self.rows[position] = self.stored[key]
+                images[slot] = self.store.take([self.rows[position]])[0]
+                continue
+            wanted.setdefault(key, []).append((slot, position))
+        # Decoded in parallel (Pillow releases the GIL), each distinct file once.
+        for key, outcome in zip(wanted, self._pool().map(self._load, [w[0][1] for w in wanted.values()]),
+                                strict=True):
+            for slot, position in wanted[key]:
+                if isinstance(outcome, str):
+                    self.errors[position] = outcome
+                else:
+                    decoded[key] = images[slot] = outcome
+        if self.store is not None and decoded:
+            keys = list(decoded)
+            try:
+                rows = self.store.append(keys, np.stack([decoded[k] for k in keys]))
+            except OSError as err:  # a full or read-only disk costs speed, not the run
+                logger.warning("cannot write to the image cache %s: %s", self.store.root, err)
+            else:
+                self.stored.update(zip(keys, rows.tolist(), strict=True))
+        for slot, position in enumerate(positions):
+            position = int(position)
+            if position in self.errors:
+                readable[slot] = False
+                self._report(position, self.errors[position])
+            elif self.store is not None and self.digests[position] in self.stored:
+                self.rows[position] = self.stored[self.digests[position]]
+
+    def __call__(self, positions: np.ndarray, variants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        readable = np.ones(len(positions), dtype=bool)
+        if self.store is None:
+            images = np.zeros((len(positions), *self.spec.shape), dtype=np.uint8)
+            self._decode(positions, images, readable)
+        else:
+            rows = self.rows[positions]
+            stored = rows != MISSING
+            if stored.all():
+                images = self.store.take(rows)
+            else:
+                images = np.zeros((len(positions), *self.spec.shape), dtype=np.uint8)
+                images[stored] = self.store.take(rows[stored])
+                missing = np.flatnonzero(~stored)
+                part, ok = images[missing], readable[missing]
+                self._decode(positions[missing], part, ok)
+                images[missing], readable[missing] = part, ok
+        for variant in np.unique(variants[variants != 0]):
+            chosen = variants == variant
+            images[chosen] = dihedral_batch(images[chosen], int(variant))
+        return images, readable
 
 
 def make_dataset(
@@ -214,17 +332,19 @@ def make_dataset(
 ):
     """A ``tf.data.Dataset`` of (float32 images in [0, 1], int32 label indices) batches.
 
-    Streams: only row numbers, labels and variants are held as tensors; images are read
-    (from ``cache_dir`` when given, decoding and caching on first use) in parallel,
-    batched and prefetched, so memory does not grow with the catalogue. ``shuffle``
-    reshuffles all rows every epoch (seeded); a ``variant`` column applies that dihedral
-    variant; ``augment`` adds random rotation and flips, fresh every epoch
-    (:func:`galaxy_utils.images.augmentation.random_augmentation`). An unreadable image is
-    skipped with a warning naming its id and file, and appended to ``skipped`` if given.
-    ``class_names=None`` reads an unlabelled catalogue (for prediction): every label is -1.
-    ``targets``, an (N, K) array with one row per catalogue row (e.g. vote counts, see
-    :mod:`galaxy_utils.learn.votes`), is yielded in place of the class labels, in its own dtype;
-    ``class_names`` is then ignored.
+    Streams: only row numbers, labels and variants are held as tensors; each batch's images
+    are gathered at once from the memory-mapped cache in ``cache_dir``
+    (:class:`galaxy_utils.images.store.ImageStore`; images not yet there are decoded and
+    added on first use), so memory does not grow with the catalogue and no Python runs per
+    image. ``shuffle`` reshuffles all rows every epoch (seeded); a ``variant`` column
+    applies that dihedral variant; ``augment`` adds random rotation and flips, fresh every
+    epoch (:func:`galaxy_utils.images.augmentation.random_augmentation`). An unreadable
+    image is skipped with a warning naming its id and file (its batch is one image
+    shorter), and appended to ``skipped`` if given. ``class_names=None`` reads an
+    unlabelled catalogue (for prediction): every label is -1. ``targets``, an (N, K) array
+    with one row per catalogue row (e.g. vote counts, see :mod:`galaxy_utils.learn.votes`),
+    is yielded in place of the class labels, in its own dtype; ``class_names`` is then
+    ignored.
     """
     import tensorflow as tf
 
@@ -232,7 +352,7 @@ def make_dataset(
         raise CatalogueError(f"no {FILE_COLUMN!r} column: run galaxy_utils.data.catalogue.resolve_images first")
     paths = catalogue[FILE_COLUMN].astype("string").fillna("").tolist()
     try:
-        ids = catalogue[id_column(catalogue)].astype("string").tolist()
+        ids = catalogue[ids_of(catalogue)].astype("string").tolist()
     except CatalogueError:
         ids = paths
     if targets is not None:
@@ -242,31 +362,15 @@ def make_dataset(
     else:
         labels = label_indices(catalogue, class_names)
     variants = _variants(catalogue)
-    load = image_loader(spec, cache_dir)
-    blank = np.zeros(spec.shape, dtype=np.uint8)
-    reported: set[int] = set()
-    report_lock = threading.Lock()
+    reader = _BatchReader(paths, ids, spec, cache_dir, skipped)
 
-    def read(position: np.int64) -> tuple[np.ndarray, bool]:
-        position = int(position)
-        try:
-            return load(paths[position]), True
-        except ImageReadError as err:
-            with report_lock:
-                if position not in reported:
-                    reported.add(position)
-                    logger.warning("skipping unreadable image %s: %s", ids[position], err)
-                    if skipped is not None:
-                        skipped.append({"id": ids[position], FILE_COLUMN: paths[position], "error": err.reason})
-            return blank, False
-
-    def load_row(position, label, variant):
-        # Stateless as far as TensorFlow can tell: the output depends only on the row (the
+    def load_batch(positions, labels, variants):
+        # Stateless as far as TensorFlow can tell: the output depends only on the rows (the
         # cache is transparent), so tf.data may run and optimise it freely in parallel.
-        image, ok = tf.numpy_function(read, [position], [tf.uint8, tf.bool], stateful=False)
-        image.set_shape(spec.shape)
-        ok.set_shape(())
-        return dihedral_tf(image, variant), label, ok
+        images, readable = tf.numpy_function(reader, [positions, variants], [tf.uint8, tf.bool], stateful=False)
+        images.set_shape((None, *spec.shape))
+        readable.set_shape((None,))
+        return images, labels, readable
 
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.arange(len(paths), dtype=np.int64), labels, variants)
@@ -276,9 +380,9 @@ def make_dataset(
         dataset = dataset.shuffle(max(len(paths), 1), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.map(load_row, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.filter(_is_readable).map(_drop_flag)
     dataset = dataset.batch(batch_size)
+    dataset = dataset.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.map(_readable_rows).filter(_not_empty)
     dataset = dataset.map(_to_unit_float, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         augmenter = random_augmentation(seed)

@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from galaxy_utils.data import files
-from galaxy_utils.data.catalogue import id_column
+from galaxy_utils.data.catalogue import canonical_frame, ids_of
 from galaxy_utils.images.augmentation import predict_dihedral_tta
 from galaxy_utils.learn.dataset import make_dataset
 from galaxy_utils.learn.profiles import Profile
@@ -198,7 +198,7 @@ def write_run_table(frame: pd.DataFrame, path: str | Path) -> None:
 
 def read_run_table(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`write_run_table`: ids as text, ``file_loc`` absolute."""
-    table = pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"})
+    table = canonical_frame(pd.read_csv(path, dtype={"iauname": "string", "GalaxyID": "string"}))
     if "file_loc" in table.columns:
         root = files.project_root()
         table["file_loc"] = [
@@ -257,7 +257,7 @@ def predict_frame(model, frame: pd.DataFrame, spec, *, tta: bool = False, cache_
         bar = prediction_progress(-(-len(frame) // batch_size), progress and not tta)
         outputs = predict_dihedral_tta(model, dataset) if tta else model.predict(dataset, verbose=0, callbacks=bar)
     unreadable = {row["id"] for row in skipped}
-    readable = frame[~frame[id_column(frame)].astype("string").isin(unreadable)]
+    readable = frame[~frame[ids_of(frame)].astype("string").isin(unreadable)]
     return np.asarray(outputs), readable, skipped
 
 

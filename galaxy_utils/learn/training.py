@@ -25,9 +25,11 @@ from galaxy_utils.data.catalogue import (
     DEFAULT_MIN_VOTES,
     FILE_COLUMN,
     GALAXY10,
+    ID_ATTR,
     LABEL_COLUMN,
     CatalogueError,
-    id_column,
+    canonical_frame,
+    ids_of,
     resolve_images,
 )
 from galaxy_utils.data.files import file_sha1
@@ -93,7 +95,7 @@ def split_for_profile(
     if prof.split not in ("balanced", "fraction"):
         raise ValueError(f"unknown split {prof.split!r} in profile {prof.name!r}")
     if test_ids is not None:
-        fixed = catalogue[id_column(catalogue)].astype("string").isin(set(map(str, test_ids)))
+        fixed = catalogue[ids_of(catalogue)].astype("string").isin(set(map(str, test_ids)))
         test, rest = catalogue[fixed], catalogue[~fixed]
         share = prof.val_fraction / (1 - (prof.test_fraction if prof.split == "fraction" else 0.0))
         train, validation, _ = split_catalogue(rest, min(share, 0.5), 0.0, seed)
@@ -170,7 +172,7 @@ class HardLabels:
         return classification_metrics(y_true, probabilities, self.class_names)
 
     def predictions(self, probabilities: np.ndarray, readable: pd.DataFrame) -> pd.DataFrame:
-        ids = id_column(readable)
+        ids = ids_of(readable)
         table = prediction_table(readable[ids], readable[FILE_COLUMN], probabilities, self.class_names, id_name=ids)
         table.insert(2, "true_class", readable[LABEL_COLUMN].to_numpy())
         return table
@@ -323,17 +325,21 @@ def predict(
     spec = ImageSpec(**run["image_spec"])
     class_names = run["classes"]
     model = load_model(model_path)  # before any work: a broken model is found at once
-    catalogue = catalog if isinstance(catalog, pd.DataFrame) else read_catalogue(catalog, format=catalog_format)
+    if isinstance(catalog, pd.DataFrame):
+        catalogue = canonical_frame(catalog.copy())
+    else:
+        catalogue = read_catalogue(catalog, format=catalog_format)
     if catalogue.attrs.get("format") == GALAXY10:
         catalogue = extract_galaxy10_images(catalogue, image_root).catalogue
-    if id_column(catalogue) == FILE_COLUMN:  # file_loc is about to be rewritten: not an id
+    if ids_of(catalogue) == FILE_COLUMN:  # file_loc is about to be rewritten: not an id
         catalogue = catalogue.copy()
         catalogue.insert(0, "id", pd.Series(range(len(catalogue)), index=catalogue.index).astype("string"))
+        catalogue.attrs[ID_ATTR] = "id"
     located = resolve_images(catalogue, image_root, verify="exists")
     frame = located.catalogue.reset_index(drop=True)
     probabilities, readable, skipped = predict_frame(model, frame, spec, tta=tta, cache_dir=cache_dir,
                                                      batch_size=batch_size, progress=progress)
-    ids = id_column(frame)
+    ids = ids_of(frame)
     table = prediction_table(readable[ids], readable[FILE_COLUMN], probabilities, class_names, threshold, id_name=ids)
     unreadable = pd.concat(
         [
@@ -361,7 +367,7 @@ def uncertain_test_ids(reference_run: str | Path, catalog: str | Path, image_roo
     """
     reference_folder = RunFolder(reference_run)
     run, reference = reference_folder.run(), reference_folder.split("test")
-    ids = id_column(reference)
+    ids = ids_of(reference)
     catalogue = read_catalogue(catalog)
     labelled, _ = prepare_catalogue(catalogue, image_root, run["task"], keep_uncertain=True, verify="exists")
     uncertain = labelled[labelled[LABEL_COLUMN] == labels_module.UNCERTAIN]

@@ -48,7 +48,7 @@ from galaxy_utils.data.catalogue import (
     catalogue_format,
     drop_missing_labels,
     filter_by_total_votes,
-    id_column,
+    ids_of,
     resolve_images,
 )
 from galaxy_utils.data.files import TRUTH_NAME
@@ -321,7 +321,7 @@ def derived_class_metrics(
     }
     references = {"volunteers": volunteer_label}
     if truth is not None:
-        references["truth"] = truth_labels(truth, task_name, ids=volunteers[id_column(volunteers)]).to_numpy(
+        references["truth"] = truth_labels(truth, task_name, ids=volunteers[ids_of(volunteers)]).to_numpy(
             dtype=object
         )
     for name, reference in references.items():
@@ -385,7 +385,7 @@ def format_metrics(metrics: dict) -> str:
 
 def prediction_table(frame: pd.DataFrame, concentrations) -> pd.DataFrame:
     """One row per galaxy: id, ``file_loc``, predicted fraction columns, derived labels."""
-    ids = id_column(frame)
+    ids = ids_of(frame)
     predicted = fraction_table(concentrations, index=frame.index)
     table = pd.concat([frame[[ids, FILE_COLUMN]], predicted], axis=1)
     for task in DERIVED_TASKS:
@@ -423,7 +423,7 @@ def split_votes(
     test split, so both models can be scored on them; the others are capped at the
     profile's ``max_galaxies`` (seeded) and split by its fractions.
     """
-    ids = catalogue[id_column(catalogue)].astype("string")
+    ids = catalogue[ids_of(catalogue)].astype("string")
     forced = ids.isin(set(map(str, held_out_ids or ()))).to_numpy()
     rest = catalogue[~forced]
     if prof.max_galaxies is not None and len(rest) > prof.max_galaxies:
@@ -467,7 +467,7 @@ class VoteCounts:
             "truth": None if self.truth is None else str(self.truth),
             "held_out_ids": None if held_out is None else {
                 "given": len(held_ids),
-                "in_test_split": int(splits["test"][id_column(prepared)].astype("string").isin(held_ids).sum()),
+                "in_test_split": int(splits["test"][ids_of(prepared)].astype("string").isin(held_ids).sum()),
             },
         }
 
@@ -507,7 +507,7 @@ def run_fractions(run_dir: str | Path, catalogue: pd.DataFrame) -> tuple[pd.Data
     for :func:`question_metrics` and :func:`galaxy_utils.report.plots_votes.fraction_scatter`.
     """
     saved = RunFolder(run_dir).predictions()
-    ids = id_column(catalogue)
+    ids = ids_of(catalogue)
     keyed = catalogue.set_index(catalogue[ids].astype("string").to_numpy())
     known = saved[ids].astype("string").isin(keyed.index).to_numpy()
     order = saved[ids].astype("string").to_numpy()[known]
@@ -547,7 +547,7 @@ def top_predicted(
     volunteers' cumulative fractions, and a short title for a figure.
     """
     rows = []
-    ids = id_column(volunteers)
+    ids = ids_of(volunteers)
     for question, answer in answers:
         model = labels_module.cumulative_fraction(predicted, question, answer).to_numpy(dtype=float)
         people = labels_module.cumulative_fraction(volunteers, question, answer).fillna(0).to_numpy(dtype=float)

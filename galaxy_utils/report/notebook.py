@@ -35,7 +35,8 @@ from galaxy_utils.data.labels import class_probabilities
 from galaxy_utils.data.prepare import prepare_catalogue
 from galaxy_utils.data.read import read_catalogue
 from galaxy_utils.images.augmentation import N_VARIANTS, dihedral, random_augmentation
-from galaxy_utils.images.decode import ImageSpec, load_image, load_images
+from galaxy_utils.images.decode import ImageSpec, load_image
+from galaxy_utils.images.store import load_images
 from galaxy_utils.learn.baselines import fit_pixel_baseline, predict_pixel_baseline
 from galaxy_utils.learn.dataset import catalogue_images
 from galaxy_utils.learn.evaluation import classification_metrics, coverage_curve
