@@ -8,7 +8,6 @@ same functions to write ``figures/`` and its manifest, so a figure is defined on
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -743,32 +742,34 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
               # the vote-count figures: their caption names the vote-count run's data and profile
               "errors": VOTE_COUNTS, "scatter": VOTE_COUNTS, "reliability": VOTE_COUNTS, "ranking": VOTE_COUNTS,
               "saliency": VOTE_COUNTS}
-    renderable = (s.data_dir.name,) if s.data == "mock" else ()
-    limit = contextlib.nullcontext if render_surveys else functools.partial(rendering_only, *renderable)
-    # A committed faithful run may name a larger mock survey than the default: make its
-    # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
-    for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
-        if RunFolder(run_dir).exists():
-            with contextlib.suppress(SurveyNotRendered), limit():
+    if render_surveys:
+        # A committed faithful run may name a larger mock survey than the default: make its
+        # catalogue first; the figures draw the few of its galaxies they show (report.drawn).
+        for run_dir in sorted({best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN, VOTE_COUNTS)}):
+            if RunFolder(run_dir).exists():
                 ensure_run_data(RunFolder(run_dir).run()["catalog"], root=s.root, progress=True, images=False)
-    for figure in wanted:
-        try:
-            with limit():
+    own = (s.data_dir.name,) if s.data == "mock" else ()
+    with contextlib.nullcontext() if render_surveys else rendering_only(*own):
+        for figure in wanted:
+            try:
                 fig = _figure(figure.name, s)
-        except SurveyNotRendered as err:
-            if not (out / f"{figure.name}.png").is_file():
-                raise
-            kept[figure.name] = err.name
-        else:
-            plots.save_fig(fig, figure.name, out)
-            plt.close(fig)
-        task = run_of.get(figure.name.rsplit("_", 1)[-1])
-        from_run = task and not figure.name.startswith("class_counts")
-        tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
-        if figure.section == REAL_SECTION:
-            tag = REAL_TAG
-        manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
-                         "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
+            except SurveyNotRendered as err:
+                fig = None
+                if (out / f"{figure.name}.png").is_file():
+                    kept[figure.name] = err.name
+                else:  # no copy to keep: draw it after all
+                    with rendering_only(*MOCK_SURVEYS):
+                        fig = _figure(figure.name, s)
+            if fig is not None:
+                plots.save_fig(fig, figure.name, out)
+                plt.close(fig)
+            task = run_of.get(figure.name.rsplit("_", 1)[-1])
+            from_run = task and not figure.name.startswith("class_counts")
+            tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
+            if figure.section == REAL_SECTION:
+                tag = REAL_TAG
+            manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
+                             "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
     if names is None:
         (out / "index.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return FiguresMade(manifest, kept, out)
