@@ -225,3 +225,221 @@ def summarize(table: pd.DataFrame) -> dict[str, float]:
 def mean_histogram(images: Iterable[np.ndarray]) -> np.ndarray:
     histograms = [luminance_histogram(image) for image in images]
     return np.mean(histograms, axis=0)
+
+
+# --- per-galaxy shape statistics, for comparing morphologies answer by answer ----------
+
+
+def _central_light(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """Mask of the central object, its above-sky luminance (zero outside the mask) and its
+    flux-weighted centroid (y, x); None when the object is too small to measure."""
+    mask = central_segment(image)
+    if mask.sum() < 5:
+        return None
+    level, _ = sky_level_and_noise(image)
+    flux = np.clip(luminance(image) - level.mean(), 0, None) * mask
+    total = flux.sum()
+    if total <= 0:
+        return None
+    ys, xs = np.indices(flux.shape)
+    return mask, flux, float((flux * ys).sum() / total), float((flux * xs).sum() / total)
+
+
+def flux_radii(image: np.ndarray, fractions=(0.5, 0.9)) -> tuple[float, ...]:
+    """Circular radii (pixels) around the central object's centroid enclosing each fraction
+    of its above-sky light (display units, as :func:`half_flux_radius`)."""
+    light = _central_light(image)
+    if light is None:
+        return tuple(float("nan") for _ in fractions)
+    mask, flux, cy, cx = light
+    ys, xs = np.indices(flux.shape)
+    radius = np.hypot(ys - cy, xs - cx)[mask]
+    order = np.argsort(radius)
+    cumulative = np.cumsum(flux[mask][order])
+    return tuple(
+        float(radius[order][min(np.searchsorted(cumulative, f * cumulative[-1]), radius.size - 1)]) for f in fractions
+    )
+
+
+def concentration(image: np.ndarray) -> float:
+    """r90 / r50 of the central object's above-sky light: high for a compact, cuspy body
+    (an elliptical's bright core), low for a flat, diffuse one. Display units, so an asinh
+    stretch lowers it compared with linear photometry; compare like with like."""
+    r50, r90 = flux_radii(image, (0.5, 0.9))
+    return float(r90 / r50) if r50 > 0 else float("nan")
+
+
+def segment_shape(image: np.ndarray) -> tuple[float, float]:
+    """Axis ratio b/a and position angle (radians, from the x axis towards y) of the central
+    object, from the second moments of its above-sky light."""
+    light = _central_light(image)
+    if light is None:
+        return float("nan"), float("nan")
+    _, flux, cy, cx = light
+    ys, xs = np.nonzero(flux)
+    w = flux[ys, xs]
+    dy, dx = ys - cy, xs - cx
+    total = w.sum()
+    cov = np.array(
+        [[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]
+    ) / total
+    values, vectors = np.linalg.eigh(cov)
+    if values[1] <= 0:
+        return float("nan"), float("nan")
+    axis_ratio = float(np.sqrt(max(values[0], 0.0) / values[1]))
+    major = vectors[:, 1]
+    return axis_ratio, float(np.arctan2(major[1], major[0]) % np.pi)
+
+
+def central_brightness(image: np.ndarray, radius: float = 3.0) -> float:
+    """Mean above-sky luminance (display units) within ``radius`` pixels of the centroid:
+    a compact, bright core scores high, a diffuse body low."""
+    light = _central_light(image)
+    if light is None:
+        return float("nan")
+    _, _, cy, cx = light
+    level, _ = sky_level_and_noise(image)
+    ys, xs = np.indices(image.shape[:2])
+    core = np.hypot(ys - cy, xs - cx) <= radius
+    return float(luminance(image)[core].mean() - level.mean())
+
+
+FEATURE_SMOOTHING_PX = 1.5
+
+
+def feature_contrast(image: np.ndarray) -> float:
+    """Arm / feature contrast: RMS residual of the central object from its own smooth
+    elliptical model, relative to the model, between 0.5 and 2 half-flux radii.
+
+    The model is the median (lightly smoothed) luminance in elliptical annuli of the
+    object's own axis ratio and position angle, so a smooth elliptical body leaves only
+    noise, while arms, bars, rings, clumps and dust lanes leave structure. The largest 5%
+    of the residuals (stars and small neighbours on the galaxy) are left out, and the
+    smoothed sky's own scatter (measured on the top border, trimmed alike) is taken out in
+    quadrature, so images of different noise compare fairly.
+    """
+    light = _central_light(image)
+    if light is None:
+        return float("nan")
+    mask, _, cy, cx = light
+    q, angle = segment_shape(image)
+    r50 = half_flux_radius(image)
+    if not (np.isfinite(q) and np.isfinite(r50)) or r50 < 2:
+        return float("nan")
+    level, _ = sky_level_and_noise(image)
+    smooth = ndimage.gaussian_filter(luminance(image), FEATURE_SMOOTHING_PX) - level.mean()
+    ys, xs = np.indices(smooth.shape)
+    dx, dy = xs - cx, ys - cy
+    u = dx * np.cos(angle) + dy * np.sin(angle)
+    v = -dx * np.sin(angle) + dy * np.cos(angle)
+    # Elliptical radius scaled to the same area as the circle of radius r (a * sqrt(q) = r).
+    a = np.hypot(u * np.sqrt(q), v / np.sqrt(max(q, 0.05)))
+    region = mask & (a >= 0.5 * r50) & (a <= 2.0 * r50)
+    if region.sum() < 20:
+        return float("nan")
+    width = max(1.0, r50 / 10.0)
+    bins = np.floor(a[region] / width).astype(int)
+    values = smooth[region]
+    medians = np.zeros(bins.max() + 1)
+    for b in np.unique(bins):
+        medians[b] = np.median(values[bins == b])
+    model = medians[bins]
+    mean_model = float(np.mean(model))
+    if mean_model <= 0:
+        return float("nan")
+    sky = smooth[:BORDER, :]
+    sky_var = _trimmed_variance(sky - np.median(sky))
+    return float(np.sqrt(max(_trimmed_variance(values - model) - sky_var, 0.0)) / mean_model)
+
+
+FEATURE_TRIM = 0.05
+
+
+def _trimmed_variance(residual: np.ndarray) -> float:
+    """Mean square of ``residual`` without its largest ``FEATURE_TRIM`` share (by size):
+    the cores of stars and small neighbours inside a galaxy's segment are dropped, arms and
+    bars (a larger share of its area) are kept. The sky is trimmed the same way."""
+    squares = np.sort(np.ravel(residual) ** 2)
+    keep = max(1, int(round(squares.size * (1.0 - FEATURE_TRIM))))
+    return float(squares[:keep].mean())
+
+
+MORPHOLOGY_STATISTICS = (
+    "central_colour",
+    "half_flux_radius_px",
+    "concentration",
+    "central_brightness",
+    "axis_ratio",
+    "feature_contrast",
+)
+
+
+def measure_morphology(image: np.ndarray) -> dict[str, float]:
+    """The statistics that tell one morphology from another (see MORPHOLOGY_STATISTICS)."""
+    q, _ = segment_shape(image)
+    return {
+        "central_colour": central_colour(image),
+        "half_flux_radius_px": half_flux_radius(image),
+        "concentration": concentration(image),
+        "central_brightness": central_brightness(image),
+        "axis_ratio": q,
+        "feature_contrast": feature_contrast(image),
+    }
+
+
+# --- which mock galaxies answer like which reference images ----------------------------
+
+
+def _is(column: str, *values):
+    return lambda truth: truth[column].isin(values)
+
+
+# Reference label (question_answer) -> (which mock truths show that answer, in words; the
+# selector on a truth table). Only answers that say something about the main body's shape,
+# light profile, colour or features; the reference set has no "smooth", "round",
+# "disk-edge-on yes" or spiral-winding examples, so ellipticals are judged through the
+# how-rounded answers and edge-on disks through the dust-lane and cigar-shaped ones.
+ANSWER_GROUPS = {
+    "smooth-or-featured_featured-or-disk": ("spiral or edge-on", _is("morphology", "spiral", "edge-on")),
+    "how-rounded_in-between": ("elliptical, in-between", lambda t: (t.morphology == "elliptical") & (t.roundness == "in-between")),
+    "how-rounded_cigar-shaped": ("elliptical, cigar-shaped", lambda t: (t.morphology == "elliptical") & (t.roundness == "cigar-shaped")),
+    "odd-feature_dust-lane": ("edge-on with dust lane", lambda t: (t.morphology == "edge-on") & (t.dust_lane > 0)),
+    "disk-edge-on_no": ("spiral", _is("morphology", "spiral")),
+    "has-spiral-arms_no": ("lenticular", _is("morphology", "lenticular")),
+    "bar_yes": ("spiral/lenticular, strong or weak bar", _is("bar", "strong", "weak")),
+    "bar_no": ("spiral/lenticular, no bar", lambda t: t.morphology.isin(["spiral", "lenticular"]) & (t.bar == "no")),
+    "bulge-size_dominant": ("spiral/lenticular, dominant bulge", lambda t: t.morphology.isin(["spiral", "lenticular"]) & (t.bulge_size == "dominant")),
+    "bulge-size_obvious": ("spiral/lenticular, large or moderate bulge", lambda t: t.morphology.isin(["spiral", "lenticular"]) & t.bulge_size.isin(["large", "moderate"])),
+    "bulge-size_none": ("spiral, no bulge", lambda t: (t.morphology == "spiral") & (t.bulge_size == "none")),
+}
+
+
+def select_by_answer(truth: pd.DataFrame, per_answer: int | None = None) -> dict[str, pd.Index]:
+    """Row labels of ``truth`` (a mock truth table) in each ANSWER_GROUPS group, the first
+    ``per_answer`` of each."""
+    return {label: truth.index[selector(truth).fillna(False).to_numpy(bool)][:per_answer]
+            for label, (_, selector) in ANSWER_GROUPS.items()}
+
+
+def compare_by_answer(mock: pd.DataFrame, mock_groups: dict, real: pd.DataFrame, real_labels: pd.Series) -> pd.DataFrame:
+    """One row per (answer, statistic): n, median and quartiles of the mock galaxies of that
+    answer (rows ``mock_groups[label]`` of ``mock``) and of the reference images labelled
+    with it (``real_labels``, aligned with ``real``), plus the reference's full range, and
+    ``outside``: whether the mock median falls outside the reference's quartiles."""
+    rows = []
+    for label, index in mock_groups.items():
+        real_rows = real[real_labels.to_numpy() == label]
+        for statistic in MORPHOLOGY_STATISTICS:
+            m = mock.loc[index, statistic].dropna()
+            r = real_rows[statistic].dropna() if len(real_rows) else pd.Series(dtype=float)
+            row = {"answer": label, "mock_truth": ANSWER_GROUPS[label][0], "statistic": statistic,
+                   "n_mock": len(m), "n_real": len(r)}
+            for name, values in (("mock", m), ("real", r)):
+                row[f"{name}_median"] = float(values.median()) if len(values) else float("nan")
+                row[f"{name}_p25"] = float(values.quantile(0.25)) if len(values) else float("nan")
+                row[f"{name}_p75"] = float(values.quantile(0.75)) if len(values) else float("nan")
+            row["real_min"] = float(r.min()) if len(r) else float("nan")
+            row["real_max"] = float(r.max()) if len(r) else float("nan")
+            row["outside"] = bool(len(r) and len(m) and not (row["real_p25"] <= row["mock_median"] <= row["real_p75"]))
+            rows.append(row)
+    return pd.DataFrame(rows)
