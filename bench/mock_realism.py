@@ -38,8 +38,8 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from galaxy_utils.mock import realism  # noqa: E402
 from galaxy_utils.data.catalogue import png_loc_for  # noqa: E402
+from galaxy_utils.mock import realism  # noqa: E402
 from galaxy_utils.mock.morphology import sample_truths, truth_table  # noqa: E402
 from galaxy_utils.mock.render import render_galaxy  # noqa: E402
 

@@ -9,7 +9,7 @@ from conftest import write_corrupt_png, write_png
 from PIL import Image
 
 from galaxy_utils.images import store
-from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image, measure_extent
+from galaxy_utils.images.decode import ImageReadError, ImageSpec, load_image, measure_extent, normalise_light, sky_level
 from galaxy_utils.images.store import ImageStore, load_images, preprocess_catalogue, source_digest
 
 
@@ -343,3 +343,38 @@ def test_a_digest_ending_in_zero_bytes_round_trips(tmp_path):
     ImageStore(tmp_path, spec).append([np.array([digest], dtype="S20")[0]], np.ones((1, *spec.shape), np.uint8))
     fresh = ImageStore(tmp_path, spec)
     assert len(fresh) == 1 and fresh.rows_of([digest]).tolist() == [0]
+
+
+# The photometric normalisation
+# --------------------------------------------------------------------------------------
+
+
+def test_normalised_images_of_two_surveys_agree(tmp_path):
+    # One galaxy seen by a 'grey-sky' survey (sky 60, brighter) and a 'black-sky' one (sky 3,
+    # half the contrast): raw, they differ by tens of levels; normalised, by a few.
+    shape = gaussian_galaxy(200, 10.0, peak=200.0, sky=0.0, noise=0.0).astype(float) / 200.0
+    grey_sky = np.clip(60 + 180 * shape, 0, 255).astype(np.uint8)
+    black_sky = np.clip(3 + 90 * shape, 0, 255).astype(np.uint8)
+    for name, pixels in (("grey", grey_sky), ("black", black_sky)):
+        Image.fromarray(np.repeat(pixels[..., None], 3, axis=2)).save(tmp_path / f"{name}.png")
+    spec = ImageSpec(32, crop_fraction=0.5, normalise=True)
+    raw = [load_image(tmp_path / f"{n}.png", ImageSpec(32, crop_fraction=0.5)).astype(float) for n in ("grey", "black")]
+    normalised = [load_image(tmp_path / f"{n}.png", spec).astype(float) for n in ("grey", "black")]
+    assert np.abs(raw[0] - raw[1]).mean() > 30
+    assert np.abs(normalised[0] - normalised[1]).mean() < 3
+    # the sky lands at 32 and the bright end near 200
+    corner = load_image(tmp_path / "black.png", ImageSpec(32, normalise=True))[0, 0]
+    assert np.all(np.abs(corner.astype(int) - 32) <= 1)
+    assert 200 <= normalised[1].max() <= 235  # the 99th percentile at 200, the very centre a little above
+
+
+def test_normalisation_keeps_colour_ratios_and_has_its_own_cache_key():
+    sky = np.array([10.0, 20.0, 5.0])
+    pixels = np.zeros((20, 20, 3))
+    pixels[:] = sky
+    pixels[5:15, 5:15] += np.array([100.0, 50.0, 25.0])  # a red galaxy: g-band 4x the z-band
+    out = normalise_light(pixels, sky).astype(float) - 32
+    centre = out[10, 10]
+    assert centre[0] / centre[2] == pytest.approx(4.0, rel=0.05)
+    assert ImageSpec(64, normalise=True).key != ImageSpec(64).key
+    assert sky_level(pixels).tolist() == sky.tolist()

@@ -35,6 +35,8 @@ RESAMPLING = {
 CROPS = ("centre", "measured")
 MEASURE_VERSION = 1
 """Part of a measured crop's cache key: bump it whenever :func:`measure_extent` changes."""
+NORMALISE_VERSION = 1
+"""Part of a normalised spec's cache key: bump it whenever :func:`normalise_light` changes."""
 
 # Oversampling kept when a JPEG is decoded at reduced scale (libjpeg's DCT scaling): the
 # final resize still sees at least twice the target resolution, so LANCZOS does the work.
@@ -70,6 +72,10 @@ class ImageSpec:
             radius (:func:`measure_extent`), at most ``crop_fraction`` of the shorter side
             and at least ``size`` pixels (never upsampled from fewer pixels than the output).
         crop_extent: the measured crop's half-side in units of ``r90``.
+        normalise: put every image on one photometric scale (:func:`normalise_light`):
+            the sky, measured on the whole cutout's border, becomes the same grey level in
+            every channel and the galaxy's bright end the same brightness, whatever survey,
+            stretch or depth the cutout came from; colour ratios are kept.
     """
 
     size: int
@@ -78,6 +84,7 @@ class ImageSpec:
     resample: str = "lanczos"
     crop: str = "centre"
     crop_extent: float = 1.5
+    normalise: bool = False
 
     def __post_init__(self):
         if int(self.size) != self.size or self.size < 1:
@@ -104,9 +111,10 @@ class ImageSpec:
         """A folder name that differs whenever the preprocessed pixels would differ."""
         colour = "grey" if self.greyscale else "rgb"
         measured = f"-r90x{float(self.crop_extent)!r}-v{MEASURE_VERSION}" if self.crop == "measured" else ""
+        normalised = f"-norm{NORMALISE_VERSION}" if self.normalise else ""
         return (
             f"size{int(self.size)}-crop{float(self.crop_fraction)!r}-{colour}-{self.resample}{measured}"
-            f"-v{PREPROCESS_VERSION}"
+            f"{normalised}-v{PREPROCESS_VERSION}"
         )
 
 
@@ -179,9 +187,7 @@ def measure_extent(pixels: np.ndarray) -> float:
         grey = grey.reshape(grey.shape[0] // shrink, shrink, grey.shape[1] // shrink, shrink).mean(axis=(1, 3))
     default = min(height, width) / 4
     h, w = grey.shape
-    edge = max(2, min(h, w) // 16)
-    border = np.concatenate([grey[:edge].ravel(), grey[-edge:].ravel(), grey[:, :edge].ravel(),
-                             grey[:, -edge:].ravel()])
+    border = _border(grey).ravel()
     sky = float(np.median(border))
     noise = max(1.4826 * float(np.median(np.abs(border - sky))), 0.5 / shrink)
     light = ndimage.gaussian_filter(grey - sky, 1.0)
@@ -207,6 +213,38 @@ def measure_extent(pixels: np.ndarray) -> float:
         return default
     r90 = float(np.interp(0.9 * cumulative[-1], cumulative, distance[inside][order]))
     return max(r90, 0.5) * shrink
+
+
+def _border(pixels: np.ndarray) -> np.ndarray:
+    """The pixels of a strip along each edge (1/16 of the shorter side wide), channels last."""
+    height, width = pixels.shape[:2]
+    edge = max(2, min(height, width) // 16)
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    strips = (pixels[:edge], pixels[-edge:], pixels[:, :edge], pixels[:, -edge:])
+    return np.concatenate([strip.reshape(-1, channels) for strip in strips])
+
+
+def sky_level(pixels: np.ndarray) -> np.ndarray:
+    """The sky level of each channel of an (H, W) or (H, W, C) cutout: its border's median."""
+    return np.median(_border(np.asarray(pixels, dtype=np.float32)), axis=0)
+
+
+# Where normalise_light puts the sky and the galaxy's bright end (the 99th percentile of
+# the cropped image's sky-subtracted brightest channel), on the 0-255 scale of the stored images.
+_NORMALISED_SKY = 32.0
+_NORMALISED_PEAK = 200.0
+
+
+def normalise_light(pixels: np.ndarray, sky: np.ndarray) -> np.ndarray:
+    """``pixels`` (H, W, C, the crop) on one photometric scale: uint8, the sky (per channel,
+    from :func:`sky_level` of the whole cutout) at 32 and the 99th percentile of the
+    sky-subtracted brightest channel at 200, one factor for every channel so colours keep
+    their ratios. Surveys differ in sky level (a DECaLS cutout's sky is grey, an SDSS one's
+    black), depth and display stretch; this takes out the first-order differences."""
+    light = np.asarray(pixels, dtype=np.float32) - np.asarray(sky, dtype=np.float32)
+    peak = max(float(np.percentile(light.max(axis=-1), 99)), 1.0)
+    scaled = _NORMALISED_SKY + light * ((_NORMALISED_PEAK - _NORMALISED_SKY) / peak)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def _crop_box(pixels: Image.Image, spec: ImageSpec) -> tuple[float, float, float, float]:
@@ -240,6 +278,7 @@ def load_image(path: str | os.PathLike, spec: ImageSpec) -> np.ndarray:
                 pixels = pixels.convert("RGB")
             box = _crop_box(pixels, spec)
             resized = pixels.resize((spec.size, spec.size), RESAMPLING[spec.resample], box=box)
+            sky = sky_level(np.asarray(pixels)) if spec.normalise else None
     except FileNotFoundError:
         raise ImageReadError(path, "image file missing") from None
     except IsADirectoryError:
@@ -247,4 +286,5 @@ def load_image(path: str | os.PathLike, spec: ImageSpec) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageReadError(path, f"image cannot be decoded ({type(err).__name__}: {err})") from err
     array = np.asarray(resized, dtype=np.uint8)
-    return array[..., np.newaxis] if array.ndim == 2 else array
+    array = array[..., np.newaxis] if array.ndim == 2 else array
+    return normalise_light(array, sky) if spec.normalise else array

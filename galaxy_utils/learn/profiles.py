@@ -50,6 +50,8 @@ class Profile:
         label_smoothing: smoothed targets (0: none).
         class_weights: weight each training galaxy by the inverse of its class's share, so
             every class counts alike (the real test metric is the balanced accuracy).
+        normalise: every image on one photometric scale (sky level and brightness; see
+            :class:`galaxy_utils.images.decode.ImageSpec`).
 
     The fields after ``max_galaxies`` came later: :meth:`to_dict` leaves them out while they
     hold their defaults (the published recipes), so runs made before them keep their
@@ -80,6 +82,7 @@ class Profile:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     class_weights: bool = False
+    normalise: bool = False
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -89,7 +92,7 @@ class Profile:
         return values
 
 
-_LATER_FIELDS = ("crop", "crop_extent", "optimizer", "weight_decay", "label_smoothing", "class_weights")
+_LATER_FIELDS = ("crop", "crop_extent", "optimizer", "weight_decay", "label_smoothing", "class_weights", "normalise")
 
 
 PROFILES: dict[tuple[str, str], Profile] = {

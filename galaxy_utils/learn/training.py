@@ -244,7 +244,7 @@ def train(
     folder.write_splits(splits)
 
     spec = ImageSpec(prof.image_size, prof.crop_fraction, prof.greyscale, crop=prof.crop,
-                     crop_extent=prof.crop_extent)
+                     crop_extent=prof.crop_extent, normalise=prof.normalise)
     skipped: list[dict] = []
     datasets = {
         name: make_dataset(

@@ -401,15 +401,20 @@ def _is(column: str, *values):
 # how-rounded answers and edge-on disks through the dust-lane and cigar-shaped ones.
 ANSWER_GROUPS = {
     "smooth-or-featured_featured-or-disk": ("spiral or edge-on", _is("morphology", "spiral", "edge-on")),
-    "how-rounded_in-between": ("elliptical, in-between", lambda t: (t.morphology == "elliptical") & (t.roundness == "in-between")),
-    "how-rounded_cigar-shaped": ("elliptical, cigar-shaped", lambda t: (t.morphology == "elliptical") & (t.roundness == "cigar-shaped")),
+    "how-rounded_in-between": ("elliptical, in-between",
+                               lambda t: (t.morphology == "elliptical") & (t.roundness == "in-between")),
+    "how-rounded_cigar-shaped": ("elliptical, cigar-shaped",
+                                 lambda t: (t.morphology == "elliptical") & (t.roundness == "cigar-shaped")),
     "odd-feature_dust-lane": ("edge-on with dust lane", lambda t: (t.morphology == "edge-on") & (t.dust_lane > 0)),
     "disk-edge-on_no": ("spiral", _is("morphology", "spiral")),
     "has-spiral-arms_no": ("lenticular", _is("morphology", "lenticular")),
     "bar_yes": ("spiral/lenticular, strong or weak bar", _is("bar", "strong", "weak")),
     "bar_no": ("spiral/lenticular, no bar", lambda t: t.morphology.isin(["spiral", "lenticular"]) & (t.bar == "no")),
-    "bulge-size_dominant": ("spiral/lenticular, dominant bulge", lambda t: t.morphology.isin(["spiral", "lenticular"]) & (t.bulge_size == "dominant")),
-    "bulge-size_obvious": ("spiral/lenticular, large or moderate bulge", lambda t: t.morphology.isin(["spiral", "lenticular"]) & t.bulge_size.isin(["large", "moderate"])),
+    "bulge-size_dominant": ("spiral/lenticular, dominant bulge",
+                            lambda t: t.morphology.isin(["spiral", "lenticular"]) & (t.bulge_size == "dominant")),
+    "bulge-size_obvious": ("spiral/lenticular, large or moderate bulge",
+                           lambda t: t.morphology.isin(["spiral", "lenticular"])
+                           & t.bulge_size.isin(["large", "moderate"])),
     "bulge-size_none": ("spiral, no bulge", lambda t: (t.morphology == "spiral") & (t.bulge_size == "none")),
 }
 
@@ -421,7 +426,8 @@ def select_by_answer(truth: pd.DataFrame, per_answer: int | None = None) -> dict
             for label, (_, selector) in ANSWER_GROUPS.items()}
 
 
-def compare_by_answer(mock: pd.DataFrame, mock_groups: dict, real: pd.DataFrame, real_labels: pd.Series) -> pd.DataFrame:
+def compare_by_answer(mock: pd.DataFrame, mock_groups: dict, real: pd.DataFrame,
+                      real_labels: pd.Series) -> pd.DataFrame:
     """One row per (answer, statistic): n, median and quartiles of the mock galaxies of that
     answer (rows ``mock_groups[label]`` of ``mock``) and of the reference images labelled
     with it (``real_labels``, aligned with ``real``), plus the reference's full range, and
