@@ -21,15 +21,23 @@ Writes, under ``--out`` (default ``results/real-gz1``; no pixels, ever):
   test galaxies (``real_metrics.json``);
 * ``summary.json``: every number of the last line, per-class recalls and seconds;
 * ``ablation.csv`` / ``ablation.md`` with ``--ablate``: ``best`` with each idea switched
-  off in turn (runs under ``artifacts/real-gz1-ablations/``), same split.
+  off in turn (runs under ``artifacts/real-gz1-ablations/``), same split; with
+  ``--seeds 0,1,2``, ``ablation-seeds.csv`` / ``.md`` instead: every seed trains and
+  validates anew on the same test galaxies, and each recipe gets its mean (one seed's
+  validation split is a few hundred galaxies: differences of a few hundredths are noise).
 
 Balanced accuracy is the mean per-class recall on the test set; seconds are the runs'
 training time on this machine (``fit_seconds`` of run.json).
 
-    python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--no-mock]
+    python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--seeds 0,1,2] [--no-mock]
+
+Where ``../shared/reference/decals_examples`` is present, the SDSS-trained ``best`` (and
+``best`` without its photometric normalisation, when the ablation has run) are also scored on
+real DECaLS cut-outs whose GZD-5 answer settles their class (smooth galaxies' how-rounded:
+round; face-on disks' bar and bulge-size: spiral): another survey's sky, depth and colours.
 
 The last line is ``faithful_bacc=... best_bacc=... gain=... faithful_s=... best_s=...
-mock_to_real_bacc=...`` (``skipped=1`` when the data is absent).
+mock_to_real_bacc=... sdss_to_decals_bacc=...`` (``skipped=1`` when the data is absent).
 """
 
 from __future__ import annotations
@@ -71,6 +79,16 @@ GZ1_TO_THREE_CLASS = {
     "edge-on": "edge-on",
 }
 DATA_NOTE = "real SDSS / Galaxy Zoo 1 (3-class: elliptical -> round, both spirals -> spiral, edge-on)"
+# Real DECaLS cut-outs, each an example of one GZD-5 answer (../shared/reference; never
+# committed): those whose answer settles the three-class label of a model trained on SDSS.
+# how-rounded is asked of smooth galaxies only; bar and bulge-size of disks seen face-on
+# (after disk-edge-on: no). No example answers disk-edge-on: yes, so there is no edge-on class.
+DECALS_REFERENCE = ROOT.parent / "shared" / "reference" / "decals_examples"
+DECALS_ANSWER_TO_CLASS = {
+    ("how-rounded", "in-between"): "round", ("how-rounded", "cigar-shaped"): "round",
+    ("disk-edge-on", "no"): "spiral", ("bar", "yes"): "spiral", ("bar", "no"): "spiral",
+    ("bulge-size", "obvious"): "spiral", ("bulge-size", "none"): "spiral", ("bulge-size", "dominant"): "spiral",
+}
 
 
 def real_catalogue(data: Path, max_round: int, seed: int) -> pd.DataFrame:
@@ -126,7 +144,7 @@ def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, s
 def markdown_table(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (pandas' to_markdown needs an extra package)."""
     rows = [list(map(str, table.columns)), ["---"] * len(table.columns)]
-    rows += [[str(value) for value in row] for row in table.itertuples(index=False)]
+    rows += [["" if pd.isna(value) else str(value) for value in row] for row in table.itertuples(index=False)]
     return "".join("| " + " | ".join(row) + " |\n" for row in rows)
 
 
@@ -152,8 +170,8 @@ def pixel_baseline(run_dir: Path) -> dict:
 def mock_catalogue(mock: Path) -> pd.DataFrame:
     """The mock survey's galaxies with a true three-class class, as a generic catalogue.
 
-    The mock's volunteers agree at 90% on too few galaxies (177 of 2,500) to train on, so
-    the transfer test trains on the mock's ground truth (truly round ellipticals, spirals,
+    The mock's volunteers agree at 90% on too few galaxies (about 350 of the default 5,000)
+    to train on, so the transfer test trains on the mock's ground truth (truly round ellipticals, spirals,
     edge-on disks: :func:`galaxy_utils.data.labels.true_classes`): what is measured is how far
     the mock's images are from real ones, not its simulated volunteers.
     """
@@ -182,8 +200,31 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFr
     return metrics
 
 
+def decals_catalogue(reference: Path) -> pd.DataFrame:
+    """The DECaLS reference cut-outs whose answer gives a three-class label, as a generic catalogue."""
+    table = pd.read_csv(reference / "labels.csv", dtype="string")
+    label = [DECALS_ANSWER_TO_CLASS.get((q, a)) for q, a in zip(table["question"], table["answer"], strict=True)]
+    table = table.assign(label=label).dropna(subset=["label"])
+    return pd.DataFrame({"id": table["filename"].str.rsplit(".", n=1).str[0], "file_loc": table["filename"],
+                         "label": table["label"]}).reset_index(drop=True)
+
+
+def sdss_to_decals(model_file: Path, reference: Path) -> dict:
+    """A model trained on SDSS, scored on real DECaLS galaxies: another survey's depth, sky and
+    colours. Balanced accuracy over the classes present (spiral, round), and what it called them."""
+    from galaxy_utils.learn.training import predict  # delays TensorFlow
+
+    catalogue = decals_catalogue(reference)
+    table, _ = predict(model_file, catalogue, reference, None, cache_dir=CACHE)
+    called = table.set_index("id").loc[catalogue["id"], "predicted_class"].to_numpy()
+    recall = {c: float((called[catalogue["label"].to_numpy() == c] == c).mean())
+              for c in sorted(catalogue["label"].unique())}
+    return {"balanced_accuracy": float(np.mean(list(recall.values()))), "recall": recall,
+            "n": catalogue["label"].value_counts().to_dict(), "called": pd.Series(called).value_counts().to_dict()}
+
+
 def weights_only(model_file: Path) -> None:
-    """Re-save a committed model without its optimizer state (AdamW's two moments would
+    """Re-save a committed model without its optimizer state (Adam's two moments would
     triple its size): ``galaxy-utils predict`` needs the network and its weights only."""
     import zipfile
 
@@ -218,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablate", default="", help="'all' or comma-separated ideas to switch off in turn")
     parser.add_argument("--mock", type=Path, default=MOCK, help="mock survey for the transfer test")
     parser.add_argument("--no-mock", action="store_true", help="skip the mock-to-real transfer test")
+    parser.add_argument("--seeds", default="",
+                        help="comma-separated training seeds for the ablation (default: --seed alone); several "
+                             "write ablation-seeds.csv/.md with each recipe's mean")
     parser.add_argument("--tune", action="store_true",
                         help="print validation scores only (while choosing a recipe: the test set stays unseen)")
     args = parser.parse_args(argv)
@@ -265,25 +309,37 @@ def main(argv: list[str] | None = None) -> int:
         if args.ablate == "all" else args.ablate.split(",")
     )
     if ideas:
+        seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
         rows = []
-        for idea in [None, *ideas]:
-            name = "best" if idea is None else f"best-without-{idea}"
-            if name not in available:
-                parser.error(f"no ablation {idea!r}; choose from {', '.join(available)}")
-            run_dir = args.out / "best" if idea is None else ABLATION_OUT / f"seed{args.seed}" / name
-            metrics = train_recipe(available[name], catalog, args.data, run_dir, args.seed, test_ids, tune=args.tune)
-            rows.append({
-                "recipe": name, "switched_off": idea or "(nothing)",
-                "test_balanced_accuracy": round(balanced_accuracy(metrics), 4),
-                "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
-                **{f"recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
-                "fit_seconds": run_seconds(run_dir),
-            })
+        for seed in seeds:  # the test galaxies stay those of --seed; each seed trains and validates anew
+            for idea in [None, *ideas]:
+                name = "best" if idea is None else f"best-without-{idea}"
+                if name not in available:
+                    parser.error(f"no ablation {idea!r}; choose from {', '.join(available)}")
+                run_dir = (args.out / "best" if idea is None and seed == args.seed
+                           else ABLATION_OUT / f"seed{seed}" / name)
+                metrics = train_recipe(available[name], catalog, args.data, run_dir, seed, test_ids, tune=args.tune)
+                rows.append({
+                    "recipe": name, "switched_off": idea or "(nothing)", "seed": seed,
+                    "test_balanced_accuracy": round(balanced_accuracy(metrics), 4),
+                    "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
+                    **{f"recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
+                    "fit_seconds": run_seconds(run_dir),
+                })
         table = pd.DataFrame(rows)
-        table.to_csv(args.out / "ablation.csv", index=False)
-        (args.out / "ablation.md").write_text(
-            f"Ablation of the best recipe on {DATA_NOTE}; seed {args.seed}; test = the held-out "
-            f"{args.test_fraction:.0%}, n={len(test)}\n\n" + markdown_table(table)
+        if args.tune:  # while choosing, the test set stays unseen
+            table = table.drop(columns=[c for c in table if c.startswith(("test_", "recall_"))])
+        # One seed: the ablation table. Several: a table of its own, with each recipe's mean.
+        name = "ablation" if len(seeds) == 1 else "ablation-seeds"
+        if len(seeds) > 1:
+            scores = [c for c in table if c.endswith("balanced_accuracy")]
+            means = table.groupby(["recipe", "switched_off"], sort=False)[scores].mean().round(4).reset_index()
+            table = pd.concat([table, means.assign(seed="mean")], ignore_index=True)
+        table.to_csv(args.out / f"{name}.csv", index=False)
+        (args.out / f"{name}.md").write_text(
+            f"Ablation of the best recipe on {DATA_NOTE}; seeds {', '.join(map(str, seeds))} (each trains and "
+            f"validates anew); test = the held-out {args.test_fraction:.0%} of seed {args.seed}, n={len(test)}"
+            + (" (not scored: --tune)" if args.tune else "") + "\n\n" + markdown_table(table)
         )
         print(table.to_string(index=False))
 
@@ -297,7 +353,19 @@ def main(argv: list[str] | None = None) -> int:
                                        "fit_seconds": run_seconds(args.out / "mock-to-real")}
             print(f"mock to real: balanced accuracy {mock_bacc:.3f}")
         else:
-            print(f"no mock survey at {args.mock}: run `galaxy-utils mock --n 2500 --seed 20220101 --out data/mock`")
+            print(f"no mock survey at {args.mock}: run `make mock`")
+
+    decals = float("nan")
+    if DECALS_REFERENCE.is_dir() and "best" in summary["recipes"]:
+        scored = {"best": args.out / "best", "best-without-normalise": ABLATION_OUT / f"seed{args.seed}" /
+                  "best-without-normalise"}
+        summary["sdss_to_decals"] = {"data": "real DECaLS reference cut-outs (../shared/reference), labelled by "
+                                             "their GZD-5 answer; models trained on SDSS"}
+        for name, run_dir in scored.items():
+            if (run_dir / "model.keras").is_file():
+                summary["sdss_to_decals"][name] = sdss_to_decals(run_dir / "model.keras", DECALS_REFERENCE)
+                print(f"{name} on real DECaLS: {summary['sdss_to_decals'][name]}")
+        decals = summary["sdss_to_decals"]["best"]["balanced_accuracy"]
 
     data_relative_paths(args.out, args.data)
     if (args.out / "best" / "model.keras").is_file():
@@ -311,13 +379,14 @@ def main(argv: list[str] | None = None) -> int:
                        for name, v in summary["recipes"].items()))
         return 0
     faithful, best = figure("faithful", "balanced_accuracy"), figure("best", "balanced_accuracy")
-    summary.update(faithful_bacc=faithful, best_bacc=best, gain=best - faithful, mock_to_real_bacc=mock_bacc)
+    summary.update(faithful_bacc=faithful, best_bacc=best, gain=best - faithful, mock_to_real_bacc=mock_bacc,
+                   sdss_to_decals_bacc=decals)
     if set(wanted) >= {"faithful", "best"}:
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(
         f"faithful_bacc={faithful:.3f} best_bacc={best:.3f} gain={best - faithful:.3f} "
         f"faithful_s={figure('faithful', 'fit_seconds'):.0f} best_s={figure('best', 'fit_seconds'):.0f} "
-        f"mock_to_real_bacc={mock_bacc:.3f}"
+        f"mock_to_real_bacc={mock_bacc:.3f} sdss_to_decals_bacc={decals:.3f}"
     )
     return 0
 

@@ -104,6 +104,7 @@ def test_best_profile_and_its_ablations():
     best = profiles.profile("three-class", "best")
     assert best.crop == "measured" and best.crop_extent == 2.0 and not best.greyscale and best.class_weights
     assert best.model == "invariant-three-class"  # it beat the batch-normalised CNN on validation
+    assert best.normalise and best.optimizer == "adam"  # one photometric scale; plain Adam beat AdamW-cosine
     ablations = profiles.ablations(best)
     assert len(ablations) >= 6
     for idea, variant in ablations.items():
@@ -111,5 +112,6 @@ def test_best_profile_and_its_ablations():
         assert variant.task == best.task and variant.epochs == best.epochs
     # the published recipes' run fingerprints are unchanged by the fields the best recipe added
     faithful = profiles.profile("three-class", "faithful").to_dict()
-    assert "crop" not in faithful and "optimizer" not in faithful and faithful["crop_fraction"] == 0.5
+    assert "crop" not in faithful and "optimizer" not in faithful and "normalise" not in faithful
+    assert faithful["crop_fraction"] == 0.5
     assert best.to_dict()["crop"] == "measured"

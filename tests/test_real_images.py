@@ -61,8 +61,18 @@ def test_weights_only_drops_the_optimizer_state_and_keeps_the_predictions(bench,
     model.save(path)
     before, size = model.predict(images, verbose=0), path.stat().st_size
     bench.weights_only(path)
-    assert path.stat().st_size < size / 2  # AdamW's two moments per weight are gone
+    assert path.stat().st_size < size / 2  # the optimizer's two moments per weight are gone
     np.testing.assert_allclose(load_model(path).predict(images, verbose=0), before, atol=1e-6)
     stamp = path.stat().st_mtime_ns
     bench.weights_only(path)  # already weights only: left as it is
     assert path.stat().st_mtime_ns == stamp
+
+
+def test_decals_reference_answers_settle_spiral_or_round_and_nothing_else(bench, tmp_path):
+    rows = [("a.jpg", "how-rounded", "cigar-shaped"), ("b.jpg", "bar", "yes"), ("c.jpg", "disk-edge-on", "no"),
+            ("d.jpg", "smooth-or-featured", "featured-or-disk"), ("e.jpg", "odd-feature", "dust-lane")]
+    pd.DataFrame(rows, columns=["filename", "question", "answer"]).to_csv(tmp_path / "labels.csv", index=False)
+    catalogue = bench.decals_catalogue(tmp_path)
+    # a featured galaxy may be an edge-on disk, a dust lane any shape: neither has a class
+    assert catalogue.to_dict("list") == {"id": ["a", "b", "c"], "file_loc": ["a.jpg", "b.jpg", "c.jpg"],
+                                         "label": ["round", "spiral", "spiral"]}

@@ -43,3 +43,12 @@ def test_real_summary_table_agrees_with_the_bench_summary():
     assert table.loc["pixel baseline", "balanced accuracy"] == pytest.approx(
         summary["pixel_baseline"]["balanced_accuracy"])
     assert table.loc["best", "training seconds"] == summary["recipes"]["best"]["fit_seconds"]
+
+
+def test_the_committed_best_model_is_the_current_best_recipe():
+    # README, notebook 5 and `galaxy-utils predict --model results/real-gz1/best/model.keras`
+    # speak of the recipe in profiles.py: the committed run must have been trained with it.
+    from galaxy_utils.learn import profiles
+
+    run = json.loads((ROOT / "results" / "real-gz1" / "best" / "run.json").read_text())
+    assert run["finished"] and run["profile"] == profiles.profile("three-class", "best").to_dict()

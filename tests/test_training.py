@@ -117,7 +117,8 @@ def test_four_class_fast_profile_balances_the_training_split(mock_survey, tmp_pa
 
 
 def test_best_recipe_run_predicts_with_its_own_measured_crop(mock_survey, tmp_path):
-    """A 'best'-recipe run carries its preprocessing (the measured crop) and its custom layers:
+    """A 'best'-recipe run carries its preprocessing (the measured crop, the photometric
+    normalisation) and its custom layers:
     `galaxy-utils predict` in a fresh process reproduces the run's own test predictions."""
     import dataclasses
 
@@ -129,7 +130,8 @@ def test_best_recipe_run_predicts_with_its_own_measured_crop(mock_survey, tmp_pa
     train("three-class", mock_survey.catalogue_path, mock_survey.image_root, tiny, out,
           cache_dir=tmp_path / "cache", verbose=0)
     run = RunFolder(out).run()
-    assert run["image_spec"]["crop"] == "measured" and run["profile"]["name"] == "best-tiny"
+    assert run["image_spec"]["crop"] == "measured" and run["image_spec"]["normalise"]
+    assert run["profile"]["name"] == "best-tiny"
     assert set(run["class_weight"]) == {"spiral", "round", "edge-on"}
     own = pd.read_csv(RunFolder(out).predictions_file).set_index("iauname")
     catalogue = pd.read_csv(mock_survey.catalogue_path)
