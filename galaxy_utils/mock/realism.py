@@ -10,6 +10,7 @@ brightness histogram.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,19 +128,7 @@ def central_segment(image: np.ndarray, threshold_sigma: float = 2.0) -> np.ndarr
 
 def half_flux_radius(image: np.ndarray) -> float:
     """Radius (pixels) around the central object's centroid enclosing half its above-sky light."""
-    mask = central_segment(image)
-    if mask.sum() < 5:
-        return float("nan")
-    level, _ = sky_level_and_noise(image)
-    flux = np.clip(luminance(image) - level.mean(), 0, None) * mask
-    total = flux.sum()
-    ys, xs = np.indices(flux.shape)
-    cy, cx = (flux * ys).sum() / total, (flux * xs).sum() / total
-    radius = np.hypot(ys - cy, xs - cx)[mask]
-    weights = flux[mask]
-    order = np.argsort(radius)
-    cumulative = np.cumsum(weights[order])
-    return float(radius[order][np.searchsorted(cumulative, 0.5 * total)])
+    return flux_radii(image, (0.5,))[0]
 
 
 def central_colour(image: np.ndarray) -> float:
@@ -230,111 +219,119 @@ def mean_histogram(images: Iterable[np.ndarray]) -> np.ndarray:
 # --- per-galaxy shape statistics, for comparing morphologies answer by answer ----------
 
 
-def _central_light(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float] | None:
-    """Mask of the central object, its above-sky luminance (zero outside the mask) and its
-    flux-weighted centroid (y, x); None when the object is too small to measure."""
+@dataclass(frozen=True)
+class _Central:
+    """The central object of one image, measured once for every shape statistic: its mask,
+    its above-sky luminance (zero outside the mask), its flux-weighted centroid, the sky's
+    mean level and the image's luminance."""
+
+    mask: np.ndarray
+    flux: np.ndarray
+    cy: float
+    cx: float
+    sky: float
+    lum: np.ndarray
+
+    def radius(self) -> np.ndarray:
+        ys, xs = np.indices(self.flux.shape)
+        return np.hypot(ys - self.cy, xs - self.cx)
+
+
+def _central_light(image: np.ndarray) -> _Central | None:
+    """The central object (:class:`_Central`); None when it is too small or faint to measure."""
     mask = central_segment(image)
     if mask.sum() < 5:
         return None
     level, _ = sky_level_and_noise(image)
-    flux = np.clip(luminance(image) - level.mean(), 0, None) * mask
+    lum = luminance(image)
+    flux = np.clip(lum - level.mean(), 0, None) * mask
     total = flux.sum()
     if total <= 0:
         return None
     ys, xs = np.indices(flux.shape)
-    return mask, flux, float((flux * ys).sum() / total), float((flux * xs).sum() / total)
+    return _Central(mask, flux, float((flux * ys).sum() / total), float((flux * xs).sum() / total),
+                    float(level.mean()), lum)
+
+
+def _radii(central: _Central | None, fractions) -> tuple[float, ...]:
+    if central is None:
+        return tuple(float("nan") for _ in fractions)
+    radius = central.radius()[central.mask]
+    order = np.argsort(radius)
+    cumulative = np.cumsum(central.flux[central.mask][order])
+    return tuple(
+        float(radius[order][min(np.searchsorted(cumulative, f * cumulative[-1]), radius.size - 1)]) for f in fractions
+    )
 
 
 def flux_radii(image: np.ndarray, fractions=(0.5, 0.9)) -> tuple[float, ...]:
     """Circular radii (pixels) around the central object's centroid enclosing each fraction
-    of its above-sky light (display units, as :func:`half_flux_radius`)."""
-    light = _central_light(image)
-    if light is None:
-        return tuple(float("nan") for _ in fractions)
-    mask, flux, cy, cx = light
-    ys, xs = np.indices(flux.shape)
-    radius = np.hypot(ys - cy, xs - cx)[mask]
-    order = np.argsort(radius)
-    cumulative = np.cumsum(flux[mask][order])
-    return tuple(
-        float(radius[order][min(np.searchsorted(cumulative, f * cumulative[-1]), radius.size - 1)]) for f in fractions
-    )
+    of its above-sky light (display units)."""
+    return _radii(_central_light(image), fractions)
+
+
+def _concentration(central: _Central | None) -> float:
+    r50, r90 = _radii(central, (0.5, 0.9))
+    return float(r90 / r50) if r50 > 0 else float("nan")
 
 
 def concentration(image: np.ndarray) -> float:
     """r90 / r50 of the central object's above-sky light: high for a compact, cuspy body
     (an elliptical's bright core), low for a flat, diffuse one. Display units, so an asinh
     stretch lowers it compared with linear photometry; compare like with like."""
-    r50, r90 = flux_radii(image, (0.5, 0.9))
-    return float(r90 / r50) if r50 > 0 else float("nan")
+    return _concentration(_central_light(image))
+
+
+def _shape(central: _Central | None) -> tuple[float, float]:
+    if central is None:
+        return float("nan"), float("nan")
+    ys, xs = np.nonzero(central.flux)
+    w = central.flux[ys, xs]
+    dy, dx = ys - central.cy, xs - central.cx
+    cov = np.array([[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]) / w.sum()
+    values, vectors = np.linalg.eigh(cov)
+    if values[1] <= 0:
+        return float("nan"), float("nan")
+    major = vectors[:, 1]
+    return float(np.sqrt(max(values[0], 0.0) / values[1])), float(np.arctan2(major[1], major[0]) % np.pi)
 
 
 def segment_shape(image: np.ndarray) -> tuple[float, float]:
     """Axis ratio b/a and position angle (radians, from the x axis towards y) of the central
     object, from the second moments of its above-sky light."""
-    light = _central_light(image)
-    if light is None:
-        return float("nan"), float("nan")
-    _, flux, cy, cx = light
-    ys, xs = np.nonzero(flux)
-    w = flux[ys, xs]
-    dy, dx = ys - cy, xs - cx
-    total = w.sum()
-    cov = np.array(
-        [[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]
-    ) / total
-    values, vectors = np.linalg.eigh(cov)
-    if values[1] <= 0:
-        return float("nan"), float("nan")
-    axis_ratio = float(np.sqrt(max(values[0], 0.0) / values[1]))
-    major = vectors[:, 1]
-    return axis_ratio, float(np.arctan2(major[1], major[0]) % np.pi)
+    return _shape(_central_light(image))
+
+
+def _core(central: _Central | None, radius: float) -> float:
+    if central is None:
+        return float("nan")
+    return float(central.lum[central.radius() <= radius].mean() - central.sky)
 
 
 def central_brightness(image: np.ndarray, radius: float = 3.0) -> float:
     """Mean above-sky luminance (display units) within ``radius`` pixels of the centroid:
     a compact, bright core scores high, a diffuse body low."""
-    light = _central_light(image)
-    if light is None:
-        return float("nan")
-    _, _, cy, cx = light
-    level, _ = sky_level_and_noise(image)
-    ys, xs = np.indices(image.shape[:2])
-    core = np.hypot(ys - cy, xs - cx) <= radius
-    return float(luminance(image)[core].mean() - level.mean())
+    return _core(_central_light(image), radius)
 
 
 FEATURE_SMOOTHING_PX = 1.5
 
 
-def feature_contrast(image: np.ndarray) -> float:
-    """Arm / feature contrast: RMS residual of the central object from its own smooth
-    elliptical model, relative to the model, between 0.5 and 2 half-flux radii.
-
-    The model is the median (lightly smoothed) luminance in elliptical annuli of the
-    object's own axis ratio and position angle, so a smooth elliptical body leaves only
-    noise, while arms, bars, rings, clumps and dust lanes leave structure. The largest 5%
-    of the residuals (stars and small neighbours on the galaxy) are left out, and the
-    smoothed sky's own scatter (measured on the top border, trimmed alike) is taken out in
-    quadrature, so images of different noise compare fairly.
-    """
-    light = _central_light(image)
-    if light is None:
+def _contrast(central: _Central | None) -> float:
+    if central is None:
         return float("nan")
-    mask, _, cy, cx = light
-    q, angle = segment_shape(image)
-    r50 = half_flux_radius(image)
+    q, angle = _shape(central)
+    (r50,) = _radii(central, (0.5,))
     if not (np.isfinite(q) and np.isfinite(r50)) or r50 < 2:
         return float("nan")
-    level, _ = sky_level_and_noise(image)
-    smooth = ndimage.gaussian_filter(luminance(image), FEATURE_SMOOTHING_PX) - level.mean()
+    smooth = ndimage.gaussian_filter(central.lum, FEATURE_SMOOTHING_PX) - central.sky
     ys, xs = np.indices(smooth.shape)
-    dx, dy = xs - cx, ys - cy
+    dx, dy = xs - central.cx, ys - central.cy
     u = dx * np.cos(angle) + dy * np.sin(angle)
     v = -dx * np.sin(angle) + dy * np.cos(angle)
     # Elliptical radius scaled to the same area as the circle of radius r (a * sqrt(q) = r).
     a = np.hypot(u * np.sqrt(q), v / np.sqrt(max(q, 0.05)))
-    region = mask & (a >= 0.5 * r50) & (a <= 2.0 * r50)
+    region = central.mask & (a >= 0.5 * r50) & (a <= 2.0 * r50)
     if region.sum() < 20:
         return float("nan")
     width = max(1.0, r50 / 10.0)
@@ -350,6 +347,20 @@ def feature_contrast(image: np.ndarray) -> float:
     sky = smooth[:BORDER, :]
     sky_var = _trimmed_variance(sky - np.median(sky))
     return float(np.sqrt(max(_trimmed_variance(values - model) - sky_var, 0.0)) / mean_model)
+
+
+def feature_contrast(image: np.ndarray) -> float:
+    """Arm / feature contrast: RMS residual of the central object from its own smooth
+    elliptical model, relative to the model, between 0.5 and 2 half-flux radii.
+
+    The model is the median (lightly smoothed) luminance in elliptical annuli of the
+    object's own axis ratio and position angle, so a smooth elliptical body leaves only
+    noise, while arms, bars, rings, clumps and dust lanes leave structure. The largest 5%
+    of the residuals (stars and small neighbours on the galaxy) are left out, and the
+    smoothed sky's own scatter (measured on the top border, trimmed alike) is taken out in
+    quadrature, so images of different noise compare fairly.
+    """
+    return _contrast(_central_light(image))
 
 
 FEATURE_TRIM = 0.05
@@ -375,15 +386,16 @@ MORPHOLOGY_STATISTICS = (
 
 
 def measure_morphology(image: np.ndarray) -> dict[str, float]:
-    """The statistics that tell one morphology from another (see MORPHOLOGY_STATISTICS)."""
-    q, _ = segment_shape(image)
+    """The statistics that tell one morphology from another (see MORPHOLOGY_STATISTICS);
+    the central object is found and measured once."""
+    central = _central_light(image)
     return {
         "central_colour": central_colour(image),
-        "half_flux_radius_px": half_flux_radius(image),
-        "concentration": concentration(image),
-        "central_brightness": central_brightness(image),
-        "axis_ratio": q,
-        "feature_contrast": feature_contrast(image),
+        "half_flux_radius_px": _radii(central, (0.5,))[0],
+        "concentration": _concentration(central),
+        "central_brightness": _core(central, 3.0),
+        "axis_ratio": _shape(central)[0],
+        "feature_contrast": _contrast(central),
     }
 
 
