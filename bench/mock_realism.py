@@ -98,7 +98,7 @@ def by_answer(args) -> pd.DataFrame | None:
         real=[f"{r.real_median:.3g} [{r.real_p25:.3g}, {r.real_p75:.3g}]" for r in table.itertuples()],
     )[["answer", "statistic", "n_mock", "n_real", "mock", "real", "outside"]]
     (args.out / "by_answer.md").write_text(
-        compact.to_markdown(index=False) + "\n" if _has_tabulate() else compact.to_string(index=False) + "\n"
+        compact.to_markdown(index=False) + "\n"
     )
     print(compact.to_string(index=False))
     return table
@@ -168,21 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     table.index.name = "statistic"
     table.to_csv(args.out / "statistics.csv", float_format="%.4f")
     (args.out / "statistics.md").write_text(
-        table.to_markdown(floatfmt=".3f") + "\n" if _has_tabulate() else table.to_string() + "\n"
+        table.to_markdown(floatfmt=".3f") + "\n"
     )
     comparison_figure(mock, real, args.out / "comparison.png")
     for statistic, row in table.iterrows():
         print(" ".join(f"{source}_{statistic}={value:.4g}" for source, value in row.items()))
     print(f"figure={args.out / 'comparison.png'}")
     return 0
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

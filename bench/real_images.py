@@ -141,13 +141,6 @@ def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, s
     return metrics
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (pandas' to_markdown needs an extra package)."""
-    rows = [list(map(str, table.columns)), ["---"] * len(table.columns)]
-    rows += [["" if pd.isna(value) else str(value) for value in row] for row in table.itertuples(index=False)]
-    return "".join("| " + " | ".join(row) + " |\n" for row in rows)
-
-
 def pixel_baseline(run_dir: Path) -> dict:
     """The project's pixel baseline on a run's own split, saved beside it (``baseline.json``)."""
     folder = RunFolder(run_dir)
@@ -181,9 +174,21 @@ def mock_catalogue(mock: Path) -> pd.DataFrame:
                          "label": classes.to_numpy()})
 
 
+def score_run(run_dir: Path, catalogue: pd.DataFrame, image_root: Path) -> dict:
+    """A run's model on a labelled generic catalogue (``id``, ``file_loc``, ``label``), through
+    ``galaxy-utils predict``'s own path: the classification metrics of its predictions."""
+    from galaxy_utils.learn.training import predict  # delays TensorFlow
+
+    folder = RunFolder(run_dir)
+    table, _ = predict(folder.model_file, catalogue, image_root, None, cache_dir=CACHE)
+    classes = list(folder.run()["classes"])
+    truth = catalogue.set_index("id").loc[table["id"], LABEL_COLUMN].map({c: i for i, c in enumerate(classes)})
+    return classification_metrics(truth.to_numpy(), table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+
+
 def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFrame, out: Path, seed: int) -> dict:
     """Train ``prof`` on the mock survey only; score it on the real test galaxies."""
-    from galaxy_utils.learn.training import predict, train  # delays TensorFlow
+    from galaxy_utils.learn.training import train  # delays TensorFlow
 
     run_dir = out / "mock-to-real"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,10 +196,7 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, test: pd.DataFr
     mock_catalogue(mock).to_csv(catalog, index=False)
     print(f"--- training {prof.name} on the mock survey {mock} into {run_dir}", flush=True)
     train(THREE_CLASS, catalog, mock / "images", prof, run_dir, seed=seed, cache_dir=CACHE, verbose=0)
-    table, _ = predict(RunFolder(run_dir).model_file, test, data, None, cache_dir=CACHE)
-    classes = list(RunFolder(run_dir).run()["classes"])
-    truth = test.set_index("id").loc[table["id"], LABEL_COLUMN].map({c: i for i, c in enumerate(classes)})
-    metrics = classification_metrics(truth.to_numpy(), table[[f"p_{c}" for c in classes]].to_numpy(), classes)
+    metrics = score_run(run_dir, test, data)
     metrics.update(data=f"trained on the mock survey, scored on {DATA_NOTE}, held-out test galaxies")
     (run_dir / "real_metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -209,18 +211,14 @@ def decals_catalogue(reference: Path) -> pd.DataFrame:
                          "label": table["label"]}).reset_index(drop=True)
 
 
-def sdss_to_decals(model_file: Path, reference: Path) -> dict:
+def sdss_to_decals(run_dir: Path, reference: Path) -> dict:
     """A model trained on SDSS, scored on real DECaLS galaxies: another survey's depth, sky and
-    colours. Balanced accuracy over the classes present (spiral, round), and what it called them."""
-    from galaxy_utils.learn.training import predict  # delays TensorFlow
-
-    catalogue = decals_catalogue(reference)
-    table, _ = predict(model_file, catalogue, reference, None, cache_dir=CACHE)
-    called = table.set_index("id").loc[catalogue["id"], "predicted_class"].to_numpy()
-    recall = {c: float((called[catalogue["label"].to_numpy() == c] == c).mean())
-              for c in sorted(catalogue["label"].unique())}
-    return {"balanced_accuracy": float(np.mean(list(recall.values()))), "recall": recall,
-            "n": catalogue["label"].value_counts().to_dict(), "called": pd.Series(called).value_counts().to_dict()}
+    colours. Balanced accuracy over the classes present (spiral, round), and their recalls."""
+    metrics = score_run(run_dir, decals_catalogue(reference), reference)
+    present = {c: v for c, v in metrics["per_class"].items() if v["support"]}
+    return {"balanced_accuracy": balanced_accuracy(metrics), "recall": {c: v["recall"] for c, v in present.items()},
+            "n": {c: v["support"] for c, v in present.items()}, "confusion_matrix": metrics["confusion_matrix"],
+            "classes": metrics["classes"]}
 
 
 def weights_only(model_file: Path) -> None:
@@ -339,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / f"{name}.md").write_text(
             f"Ablation of the best recipe on {DATA_NOTE}; seeds {', '.join(map(str, seeds))} (each trains and "
             f"validates anew); test = the held-out {args.test_fraction:.0%} of seed {args.seed}, n={len(test)}"
-            + (" (not scored: --tune)" if args.tune else "") + "\n\n" + markdown_table(table)
+            + (" (not scored: --tune)" if args.tune else "") + "\n\n"
+            + table.to_markdown(index=False, missingval="") + "\n"
         )
         print(table.to_string(index=False))
 
@@ -363,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "their GZD-5 answer; models trained on SDSS"}
         for name, run_dir in scored.items():
             if (run_dir / "model.keras").is_file():
-                summary["sdss_to_decals"][name] = sdss_to_decals(run_dir / "model.keras", DECALS_REFERENCE)
+                summary["sdss_to_decals"][name] = sdss_to_decals(run_dir, DECALS_REFERENCE)
                 print(f"{name} on real DECaLS: {summary['sdss_to_decals'][name]}")
         decals = summary["sdss_to_decals"]["best"]["balanced_accuracy"]
 
