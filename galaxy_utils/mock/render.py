@@ -48,7 +48,7 @@ COADD_NOISE_SMOOTHING_PX = 0.5
 
 # GalSim profiles are drawn on stamps this many times their good FFT size (or the whole
 # canvas, when that is smaller).
-STAMP_MARGIN = 1.0
+STAMP_MARGIN = 1.5
 _GSPARAMS = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=2e-3, maximum_fft_size=8192)
 
 
