@@ -47,7 +47,9 @@ POISSON_SIGNAL_PER_SKY_VARIANCE = 40.0
 COADD_NOISE_SMOOTHING_PX = 0.5
 
 # GalSim profiles are drawn on stamps this many times their good FFT size (or the whole
-# canvas, when that is smaller).
+# canvas, when that is smaller). The good size leaves about 1% of the flux outside
+# (folding_threshold): at 1.0 a bright neighbour's halo ended at a visible square edge;
+# 1.5 removes it at no measurable cost.
 STAMP_MARGIN = 1.5
 _GSPARAMS = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=2e-3, maximum_fft_size=8192)
 
