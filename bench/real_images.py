@@ -29,7 +29,17 @@ Writes, under ``--out`` (default ``results/real-gz1``; no pixels, ever):
 Balanced accuracy is the mean per-class recall on the test set; seconds are the runs'
 training time on this machine (``fit_seconds`` of run.json).
 
+Choosing a recipe never looks at the test set. ``--tune`` trains ``--only``'s recipes,
+``--ablate``'s and variants of ``best`` (``--try NAME:FIELD=VALUE,...``) with the test
+galaxies left out altogether: each seed holds out its own stratified 20% of the others as a
+DEV set, scored once after the run chose its best epoch on its validation split (the best
+validation score of a run is the top of a noisy curve, and flatters recipes with more
+epochs). It writes ``tune.csv`` / ``tune.md`` (each recipe's dev and validation balanced
+accuracy per seed and their means; runs under ``artifacts/real-gz1-tune/``) and ends with
+``NAME_dev_bacc=...`` for each recipe.
+
     python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--seeds 0,1,2] [--no-mock]
+    python bench/real_images.py --tune --only best --try e80:epochs=80 --seeds 0,1,2
 
 Where ``../shared/reference/decals_examples`` is present, the SDSS-trained ``best`` (and
 ``best`` without its photometric normalisation, when the ablation has run) are also scored on
@@ -43,10 +53,12 @@ mock_to_real_bacc=... sdss_to_decals_bacc=...`` (``skipped=1`` when the data is 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
 import time
+from dataclasses import fields, replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -70,6 +82,7 @@ from galaxy_utils.learn.runs import RunFolder  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "real" / "gz1"
 DEFAULT_OUT = ROOT / "results" / "real-gz1"
 ABLATION_OUT = ROOT / "artifacts" / "real-gz1-ablations"
+TUNE_OUT = ROOT / "artifacts" / "real-gz1-tune"
 CACHE = ROOT / "artifacts" / "cache-real-gz1"
 MOCK = ROOT / "data" / "mock"
 GZ1_TO_THREE_CLASS = {
@@ -124,21 +137,67 @@ def recipes() -> dict[str, profiles.Profile]:
 
 
 def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, seed: int, test_ids, *,
-                 tune: bool = False) -> dict:
-    """Train one recipe with the test galaxies fixed; print its scores (validation only when tuning)."""
+                 held_out: str = "test") -> dict:
+    """Train one recipe with the galaxies ``test_ids`` held out; print its scores on them
+    (``held_out`` names them: the test set, or a tuning run's dev set) and on validation."""
     from galaxy_utils.learn.training import train  # delays TensorFlow
 
     print(f"--- training {prof.name} into {out}", flush=True)
     started = time.time()
     metrics = train(THREE_CLASS, catalog, data, prof, out, seed=seed, cache_dir=CACHE, verbose=0, test_ids=test_ids)
-    for split, scores in (("validation", metrics["validation"]), ("test", metrics)):
-        if split == "test" and tune:
-            continue
+    for split, scores in (("validation", metrics["validation"]), (held_out, metrics)):
         recalls = {name: round(c["recall"], 3) for name, c in scores["per_class"].items()}
         print(f"{prof.name} {split}: balanced accuracy {balanced_accuracy(scores):.3f}, "
               f"accuracy {scores['accuracy']:.3f}, recalls {recalls}", flush=True)
     print(f"{prof.name}: {run_seconds(out):.0f} s training ({time.time() - started:.0f} s in all)", flush=True)
     return metrics
+
+
+def variant(best: profiles.Profile, spec: str) -> profiles.Profile:
+    """``best`` with some fields changed, from ``NAME:FIELD=VALUE,...`` (values as Python
+    literals, e.g. ``e80:epochs=80`` or ``s96:image_size=96,batch_size=64``), named ``best-NAME``."""
+    name, _, changes = spec.partition(":")
+    known = {field.name for field in fields(profiles.Profile)} - {"name", "task"}
+    values = {}
+    for change in filter(None, changes.split(",")):
+        field, _, text = change.partition("=")
+        if field not in known:
+            raise ValueError(f"--try {spec!r}: no profile field {field!r}; choose from {', '.join(sorted(known))}")
+        try:
+            values[field] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--try {spec!r}: {field}={text!r} is not a Python literal") from None
+    if not name or not values:
+        raise ValueError(f"--try {spec!r}: expected NAME:FIELD=VALUE[,FIELD=VALUE...]")
+    return replace(best, name=f"best-{name}", **values)
+
+
+def tune(chosen: dict[str, profiles.Profile], catalogue: pd.DataFrame, test: pd.DataFrame, data: Path,
+         seeds: list[int], dev_fraction: float) -> pd.DataFrame:
+    """Score recipes for choosing between them, without the test set: its galaxies leave the
+    catalogue altogether, and each seed holds out a seeded stratified ``dev_fraction`` of the
+    rest as a DEV set. Every run picks its best epoch on its own validation split (the
+    validation score is the maximum of a noisy curve, so it flatters recipes that train
+    longer); the dev score comes once, after that choice. Runs go under ``artifacts/``;
+    returns one row per recipe and seed, then each recipe's mean."""
+    rest = catalogue[~catalogue["id"].isin(test["id"])].reset_index(drop=True)
+    TUNE_OUT.mkdir(parents=True, exist_ok=True)
+    catalog = TUNE_OUT / "catalogue.csv"
+    rest.to_csv(catalog, index=False)
+    rows = []
+    for seed in seeds:
+        _, _, dev = split_catalogue(rest, 0.0, dev_fraction, seed)
+        for name, prof in chosen.items():
+            run_dir = TUNE_OUT / f"seed{seed}" / name
+            metrics = train_recipe(prof, catalog, data, run_dir, seed, dev["id"].tolist(), held_out="dev")
+            rows.append({"recipe": name, "seed": seed,
+                         "dev_balanced_accuracy": round(balanced_accuracy(metrics), 4),
+                         "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
+                         **{f"dev_recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
+                         "fit_seconds": run_seconds(run_dir)})
+    table = pd.DataFrame(rows)
+    means = table.drop(columns="seed").groupby("recipe", sort=False).mean().round(4).reset_index()
+    return pd.concat([table, means.assign(seed="mean")], ignore_index=True)
 
 
 def pixel_baseline(run_dir: Path) -> dict:
@@ -260,9 +319,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="",
                         help="comma-separated training seeds for the ablation (default: --seed alone); several "
                              "write ablation-seeds.csv/.md with each recipe's mean")
+    parser.add_argument("--try", dest="tries", action="append", default=[], metavar="NAME:FIELD=VALUE,...",
+                        help="a variant of best to tune (repeatable), e.g. e80:epochs=80; with --tune")
     parser.add_argument("--tune", action="store_true",
-                        help="print validation scores only (while choosing a recipe: the test set stays unseen)")
+                        help="choose between recipes without the test set: --only's, --ablate's and --try's recipes "
+                             "on a dev split of the other galaxies (tune.csv/.md in --out; runs in artifacts/)")
     args = parser.parse_args(argv)
+
+    available = recipes()
+    try:
+        tries = {prof.name: prof for prof in (variant(available["best"], spec) for spec in args.tries)}
+    except ValueError as error:
+        parser.error(str(error))
+    if tries and not args.tune:
+        parser.error("--try variants are tuned only: add --tune (the test set stays unseen)")
+    available.update(tries)
+    wanted = [name for name in args.only.split(",") if name]
+    ideas = [] if not args.ablate else (
+        [n.removeprefix("best-without-") for n in available if n.startswith("best-without-")]
+        if args.ablate == "all" else args.ablate.split(",")
+    )
+    unknown = [name for name in [*wanted, *(f"best-without-{idea}" for idea in ideas)] if name not in available]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
 
     if not (args.data / "labels.csv").is_file():
         print(f"skipped: no real development set at {args.data} (a fresh clone does not have ../shared)")
@@ -278,17 +358,26 @@ def main(argv: list[str] | None = None) -> int:
     counts = catalogue[LABEL_COLUMN].value_counts().to_dict()
     print(f"{DATA_NOTE}: {len(catalogue)} galaxies {counts}; {len(test)} held out for testing", flush=True)
 
-    available = recipes()
-    wanted = [name for name in args.only.split(",") if name]
-    unknown = [name for name in wanted if name not in available]
-    if unknown:
-        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+
+    if args.tune:
+        chosen = {name: available[name] for name in [*wanted, *(f"best-without-{i}" for i in ideas), *tries]}
+        table = tune(chosen, catalogue, test, args.data, seeds, args.test_fraction)
+        table.to_csv(args.out / "tune.csv", index=False)
+        (args.out / "tune.md").write_text(
+            f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, seeds))}, each holding out "
+            f"its own {args.test_fraction:.0%} of the other {len(catalogue) - len(test)} galaxies as a dev set, "
+            f"scored after the best epoch was chosen on validation\n\n"
+            + table.to_markdown(index=False, missingval="") + "\n")
+        print(table.to_string(index=False))
+        means = table[table["seed"] == "mean"]
+        print(" ".join(f"{r.recipe}_dev_bacc={r.dev_balanced_accuracy:.3f}" for r in means.itertuples()))
+        return 0
+
     summary: dict = {"data": DATA_NOTE, "seed": args.seed, "n_galaxies": len(catalogue), "class_counts": counts,
                      "n_test": len(test), "recipes": {}}
     results = {}
     for name in wanted:
-        metrics = train_recipe(available[name], catalog, args.data, args.out / name, args.seed, test_ids,
-                               tune=args.tune)
+        metrics = train_recipe(available[name], catalog, args.data, args.out / name, args.seed, test_ids)
         results[name] = metrics
         summary["recipes"][name] = {
             "balanced_accuracy": balanced_accuracy(metrics),
@@ -302,21 +391,14 @@ def main(argv: list[str] | None = None) -> int:
         summary["pixel_baseline"] = {"balanced_accuracy": balanced_accuracy(base), "accuracy": base["accuracy"]}
         print(f"pixel baseline: balanced accuracy {balanced_accuracy(base):.3f}")
 
-    ideas = [] if not args.ablate else (
-        [n.removeprefix("best-without-") for n in available if n.startswith("best-without-")]
-        if args.ablate == "all" else args.ablate.split(",")
-    )
     if ideas:
-        seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
         rows = []
         for seed in seeds:  # the test galaxies stay those of --seed; each seed trains and validates anew
             for idea in [None, *ideas]:
                 name = "best" if idea is None else f"best-without-{idea}"
-                if name not in available:
-                    parser.error(f"no ablation {idea!r}; choose from {', '.join(available)}")
                 run_dir = (args.out / "best" if idea is None and seed == args.seed
                            else ABLATION_OUT / f"seed{seed}" / name)
-                metrics = train_recipe(available[name], catalog, args.data, run_dir, seed, test_ids, tune=args.tune)
+                metrics = train_recipe(available[name], catalog, args.data, run_dir, seed, test_ids)
                 rows.append({
                     "recipe": name, "switched_off": idea or "(nothing)", "seed": seed,
                     "test_balanced_accuracy": round(balanced_accuracy(metrics), 4),
@@ -325,8 +407,6 @@ def main(argv: list[str] | None = None) -> int:
                     "fit_seconds": run_seconds(run_dir),
                 })
         table = pd.DataFrame(rows)
-        if args.tune:  # while choosing, the test set stays unseen
-            table = table.drop(columns=[c for c in table if c.startswith(("test_", "recall_"))])
         # One seed: the ablation table. Several: a table of its own, with each recipe's mean.
         name = "ablation" if len(seeds) == 1 else "ablation-seeds"
         if len(seeds) > 1:
@@ -337,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / f"{name}.md").write_text(
             f"Ablation of the best recipe on {DATA_NOTE}; seeds {', '.join(map(str, seeds))} (each trains and "
             f"validates anew); test = the held-out {args.test_fraction:.0%} of seed {args.seed}, n={len(test)}"
-            + (" (not scored: --tune)" if args.tune else "") + "\n\n"
+            + "\n\n"
             + table.to_markdown(index=False, missingval="") + "\n"
         )
         print(table.to_string(index=False))
@@ -373,10 +453,6 @@ def main(argv: list[str] | None = None) -> int:
     def figure(name: str, key: str) -> float:
         return summary["recipes"].get(name, {}).get(key, float("nan"))
 
-    if args.tune:  # the last line would show the test scores: while tuning, validation only
-        print(" ".join(f"{name}_val_bacc={v['validation_balanced_accuracy']:.3f}"
-                       for name, v in summary["recipes"].items()))
-        return 0
     faithful, best = figure("faithful", "balanced_accuracy"), figure("best", "balanced_accuracy")
     summary.update(faithful_bacc=faithful, best_bacc=best, gain=best - faithful, mock_to_real_bacc=mock_bacc,
                    sdss_to_decals_bacc=decals)

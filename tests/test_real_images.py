@@ -76,3 +76,71 @@ def test_decals_reference_answers_settle_spiral_or_round_and_nothing_else(bench,
     # a featured galaxy may be an edge-on disk, a dust lane any shape: neither has a class
     assert catalogue.to_dict("list") == {"id": ["a", "b", "c"], "file_loc": ["a.jpg", "b.jpg", "c.jpg"],
                                          "label": ["round", "spiral", "spiral"]}
+
+
+def test_variant_changes_the_named_fields_of_best_and_nothing_else(bench):
+    from galaxy_utils.learn import profiles
+
+    best = profiles.profile("three-class", "best")
+    changed = bench.variant(best, "s96:image_size=96,batch_size=64")
+    assert (changed.name, changed.image_size, changed.batch_size) == ("best-s96", 96, 64)
+    assert changed == best.__class__(**{**vars(best), "name": "best-s96", "image_size": 96, "batch_size": 64})
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ("e80", "expected NAME:FIELD=VALUE"),
+    (":epochs=80", "expected NAME:FIELD=VALUE"),
+    ("e80:epoch=80", "no profile field 'epoch'"),
+    ("e80:name=x", "no profile field 'name'"),
+    ("e80:epochs=eighty", "is not a Python literal"),
+])
+def test_variant_refuses_a_malformed_spec_naming_it(bench, spec, says):
+    from galaxy_utils.learn import profiles
+
+    with pytest.raises(ValueError, match=says) as error:
+        bench.variant(profiles.profile("three-class", "best"), spec)
+    assert repr(spec) in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--try", "e80:epochs=80"], "add --tune"),
+    (["--tune", "--try", "e80:epoch=80"], "no profile field 'epoch'"),
+    (["--tune", "--only", "bset"], "unknown recipe(s) bset"),
+])
+def test_bad_arguments_stop_with_one_line_before_any_work(tmp_path, args, says):
+    result = subprocess.run([sys.executable, str(BENCH), "--data", str(tmp_path / "absent"), "--out",
+                             str(tmp_path / "out"), *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2
+    assert says in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_tune_never_trains_or_scores_on_the_test_galaxies(bench, tmp_path, monkeypatch):
+    from galaxy_utils.learn import profiles
+
+    catalogue = pd.DataFrame({"id": [f"g{i}" for i in range(100)], "file_loc": [f"{i}.png" for i in range(100)],
+                              "label": ["round"] * 60 + ["spiral"] * 20 + ["edge-on"] * 20})
+    test = catalogue.iloc[::5]
+    calls = []
+
+    def fake_train(prof, catalog, data, out, seed, held_out_ids, *, held_out):
+        seen = pd.read_csv(catalog)["id"]
+        calls.append((prof.name, seed, set(seen), set(held_out_ids), held_out))
+        recall = 0.5 + 0.1 * seed + (0.05 if prof.name == "best-e2" else 0)
+        scores = {"per_class": {c: {"recall": recall, "support": 1} for c in ("round", "spiral", "edge-on")}}
+        return {**scores, "validation": scores}
+
+    monkeypatch.setattr(bench, "TUNE_OUT", tmp_path)
+    monkeypatch.setattr(bench, "train_recipe", fake_train)
+    monkeypatch.setattr(bench, "run_seconds", lambda run_dir: 1.0)
+    best = profiles.profile("three-class", "best")
+    chosen = {"best": best, "best-e2": bench.variant(best, "e2:epochs=2")}
+    table = bench.tune(chosen, catalogue, test, tmp_path, seeds=[0, 1], dev_fraction=0.2)
+
+    assert [(name, seed) for name, seed, *_ in calls] == [("best", 0), ("best-e2", 0), ("best", 1), ("best-e2", 1)]
+    for _, _, seen, dev, held_out in calls:
+        assert held_out == "dev" and not seen & set(test["id"]) and len(seen) == 80
+        assert dev < seen and len(dev) == 16  # the dev set is a stratified 20% of the other galaxies
+    assert calls[0][3] == calls[1][3] != calls[2][3]  # one dev set per seed, the same for every recipe
+    means = table[table["seed"] == "mean"].set_index("recipe")["dev_balanced_accuracy"]
+    assert means.to_dict() == pytest.approx({"best": 0.55, "best-e2": 0.60})
