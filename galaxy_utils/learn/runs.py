@@ -57,7 +57,7 @@ def make_strategy(name: str = "auto"):
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     if name == "multi-worker":  # before anything starts TensorFlow's runtime (listing devices does)
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return multi_worker_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -65,6 +65,33 @@ def make_strategy(name: str = "auto"):
     if name == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def multi_worker_strategy():
+    """MultiWorkerMirroredStrategy (configured by ``TF_CONFIG``) that Keras 3's ``Model.fit``
+    can train in.
+
+    Keras 3.15 calls the strategy's ``reduce`` in two ways TensorFlow's multi-worker strategy
+    refuses. To build the model, it averages the first ``(x, y[, weights])`` batch over the
+    replicas as one nested value ("Attempt to convert a value (PerReplica...)"; and where
+    workers' batches differ in size, as a data shard's last batch does, no average exists):
+    it needs only the batch's shapes and dtypes, so this strategy gives it this worker's own
+    batch. And it averages every scalar loss and metric over axis 0, which a scalar does not
+    have ("Invalid reduction dimension 0 for input with 0 dimensions"): this strategy
+    averages a scalar over the replicas alone, as Keras does under a one-machine
+    MirroredStrategy. Every other reduction is TensorFlow's own.
+    """
+    import tensorflow as tf
+
+    class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            local = self.experimental_local_results
+            if axis is None and len(tf.nest.flatten(value)) > 1:  # Keras' first batch, for its shapes
+                return tf.nest.map_structure(lambda leaf: local(leaf)[0], value)
+            scalar = axis is not None and local(value)[0].shape.rank == 0
+            return super().reduce(reduce_op, value, axis=None if scalar else axis)
+
+    return KerasMultiWorkerMirroredStrategy()
 
 
 def seed_everything(seed: int) -> None:
