@@ -358,7 +358,6 @@ def main(argv: list[str] | None = None) -> int:
     counts = catalogue[LABEL_COLUMN].value_counts().to_dict()
     print(f"{DATA_NOTE}: {len(catalogue)} galaxies {counts}; {len(test)} held out for testing", flush=True)
 
-
     if args.tune:
         chosen = {name: available[name] for name in [*wanted, *(f"best-without-{i}" for i in ideas), *tries]}
         table = tune(chosen, catalogue, test, args.data, seeds, args.test_fraction)

@@ -154,7 +154,7 @@ PROFILES: dict[tuple[str, str], Profile] = {
     # outside the test set. 80 epochs, not 40: at 40 the training accuracy was 0.81 and
     # validation still rising; on three seeds' dev sets (bench/real_images.py --tune, the test
     # galaxies left out, results/real-gz1/tune.md) 80 epochs score 0.821 against 0.799 (better
-    # on every seed), while 96-pixel images score 0.801. About six minutes on two CPU cores.
+    # on every seed), while 96-pixel images score 0.801. About seven minutes on two CPU cores.
     (THREE_CLASS, "best"): Profile(
         name="best", task=THREE_CLASS, image_size=64, crop_fraction=1.0, greyscale=False,
         split="fraction", val_fraction=0.15, test_fraction=0.2, balance="none", random_augment=True,
