@@ -153,6 +153,17 @@ def train_recipe(prof: profiles.Profile, catalog: Path, data: Path, out: Path, s
     return metrics
 
 
+def scores_row(metrics: dict, run_dir: Path, held_out: str = "test") -> dict:
+    """One run's table columns: balanced accuracy on the held-out galaxies and on validation,
+    recall per class on the held-out ones (``recall_*``, or ``dev_recall_*`` for a dev set),
+    training seconds."""
+    recall = "recall" if held_out == "test" else f"{held_out}_recall"
+    return {f"{held_out}_balanced_accuracy": round(balanced_accuracy(metrics), 4),
+            "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
+            **{f"{recall}_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
+            "fit_seconds": run_seconds(run_dir)}
+
+
 def variant(best: profiles.Profile, spec: str) -> profiles.Profile:
     """``best`` with some fields changed, from ``NAME:FIELD=VALUE,...`` (values as Python
     literals, e.g. ``e80:epochs=80`` or ``s96:image_size=96,batch_size=64``), named ``best-NAME``."""
@@ -190,11 +201,7 @@ def tune(chosen: dict[str, profiles.Profile], catalogue: pd.DataFrame, test: pd.
         for name, prof in chosen.items():
             run_dir = TUNE_OUT / f"seed{seed}" / name
             metrics = train_recipe(prof, catalog, data, run_dir, seed, dev["id"].tolist(), held_out="dev")
-            rows.append({"recipe": name, "seed": seed,
-                         "dev_balanced_accuracy": round(balanced_accuracy(metrics), 4),
-                         "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
-                         **{f"dev_recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
-                         "fit_seconds": run_seconds(run_dir)})
+            rows.append({"recipe": name, "seed": seed, **scores_row(metrics, run_dir, "dev")})
     table = pd.DataFrame(rows)
     means = table.drop(columns="seed").groupby("recipe", sort=False).mean().round(4).reset_index()
     return pd.concat([table, means.assign(seed="mean")], ignore_index=True)
@@ -398,13 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = (args.out / "best" if idea is None and seed == args.seed
                            else ABLATION_OUT / f"seed{seed}" / name)
                 metrics = train_recipe(available[name], catalog, args.data, run_dir, seed, test_ids)
-                rows.append({
-                    "recipe": name, "switched_off": idea or "(nothing)", "seed": seed,
-                    "test_balanced_accuracy": round(balanced_accuracy(metrics), 4),
-                    "validation_balanced_accuracy": round(balanced_accuracy(metrics["validation"]), 4),
-                    **{f"recall_{c}": round(v["recall"], 4) for c, v in metrics["per_class"].items()},
-                    "fit_seconds": run_seconds(run_dir),
-                })
+                rows.append({"recipe": name, "switched_off": idea or "(nothing)", "seed": seed,
+                             **scores_row(metrics, run_dir)})
         table = pd.DataFrame(rows)
         # One seed: the ablation table. Several: a table of its own, with each recipe's mean.
         name = "ablation" if len(seeds) == 1 else "ablation-seeds"
@@ -415,8 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.out / f"{name}.csv", index=False)
         (args.out / f"{name}.md").write_text(
             f"Ablation of the best recipe on {DATA_NOTE}; seeds {', '.join(map(str, seeds))} (each trains and "
-            f"validates anew); test = the held-out {args.test_fraction:.0%} of seed {args.seed}, n={len(test)}"
-            + "\n\n"
+            f"validates anew); test = the held-out {args.test_fraction:.0%} of seed {args.seed}, n={len(test)}\n\n"
             + table.to_markdown(index=False, missingval="") + "\n"
         )
         print(table.to_string(index=False))
