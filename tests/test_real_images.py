@@ -144,3 +144,34 @@ def test_tune_never_trains_or_scores_on_the_test_galaxies(bench, tmp_path, monke
     assert calls[0][3] == calls[1][3] != calls[2][3]  # one dev set per seed, the same for every recipe
     means = table[table["seed"] == "mean"].set_index("recipe")["dev_balanced_accuracy"]
     assert means.to_dict() == pytest.approx({"best": 0.55, "best-e2": 0.60})
+
+
+def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set(bench, tmp_path, monkeypatch):
+    data, mock = tmp_path / "gz1", tmp_path / "mock"
+    data.mkdir(), mock.mkdir()
+    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
+    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
+                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    (mock / bench.CATALOGUE_NAME).write_text("iauname\n")
+    scored = []
+
+    def fake_mock_to_real(prof, mock_dir, data_dir, galaxies, out, seed, held_out):
+        scored.append((prof.name, mock_dir, set(galaxies["id"]), seed))
+        return {"per_class": {c: {"recall": r, "support": 1} for c, r in (("spiral", 0.9), ("round", 0.6),
+                                                                          ("edge-on", 0.3))}}
+
+    monkeypatch.setattr(bench, "TUNE_OUT", tmp_path / "runs")
+    monkeypatch.setattr(bench, "mock_to_real", fake_mock_to_real)
+    monkeypatch.setattr(bench, "run_seconds", lambda run_dir: 7.0)
+    out = tmp_path / "out"
+    assert bench.main(["--tune", "--only", "", "--data", str(data), "--mock", str(mock), "--out", str(out),
+                       "--seed", "2"]) == 0
+
+    catalogue = bench.real_catalogue(data, 1000, 2)
+    _, _, test = bench.split_catalogue(catalogue, 0.0, 0.2, 2)
+    assert [(name, path, seed) for name, path, _, seed in scored] == [("best", mock, 2)]
+    assert scored[0][2] == set(catalogue["id"]) - set(test["id"]) and len(test) == 20  # all but the test set
+    rows = pd.read_csv(out / "tune.csv", dtype={"seed": "string"}).set_index("seed")
+    assert rows["recipe"].eq("best-on-mock").all() and rows.index.tolist() == ["2", "mean"]
+    assert rows.loc["mean", "dev_balanced_accuracy"] == pytest.approx(0.6)
+    assert "best-on-mock" in (out / "tune.md").read_text()
