@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from galaxy_utils.data.catalogue import LABEL_COLUMN  # noqa: E402
-from galaxy_utils.data.files import CATALOGUE_NAME  # noqa: E402
+from galaxy_utils.data.files import CATALOGUE_NAME, file_sha1  # noqa: E402
 from galaxy_utils.data.labels import THREE_CLASS, read_truth, true_classes  # noqa: E402
 from galaxy_utils.images.decode import ImageSpec  # noqa: E402
 from galaxy_utils.learn import profiles  # noqa: E402
@@ -380,14 +380,18 @@ def main(argv: list[str] | None = None) -> int:
         note = ""
         if not args.no_mock and (args.mock / CATALOGUE_NAME).is_file():
             # The mock-trained model sees no real galaxy: all of them outside the test set are dev.
-            metrics = mock_to_real(available["best"], args.mock, args.data, rest, TUNE_OUT, args.seed,
+            # One run folder per mock catalogue, so that mocks can be compared side by side.
+            out = TUNE_OUT / f"mock-{file_sha1(args.mock / CATALOGUE_NAME)[:12]}"
+            metrics = mock_to_real(available["best"], args.mock, args.data, rest, out, args.seed,
                                    "every galaxy outside the test set")
             row = {"recipe": "best-on-mock", "seed": args.seed, "dev_balanced_accuracy": balanced_accuracy(metrics),
                    **{f"dev_recall_{c}": v["recall"] for c, v in metrics["per_class"].items()},
-                   "fit_seconds": run_seconds(TUNE_OUT / "mock-to-real")}
+                   "fit_seconds": run_seconds(out / "mock-to-real")}
             table = pd.concat([table, pd.DataFrame([row, {**row, "seed": "mean"}]).round(4)], ignore_index=True)
             note = (f"; best-on-mock: `best` trained on the mock survey {args.mock.name} only (seed {args.seed}), "
                     f"scored on all {len(rest)} of those galaxies")
+        elif not args.no_mock:
+            print(f"no mock survey at {args.mock}: run `make mock` (or add --no-mock)")
         table.to_csv(args.out / "tune.csv", index=False)
         (args.out / "tune.md").write_text(
             f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, seeds))}, each holding out "

@@ -157,6 +157,7 @@ def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set
 
     def fake_mock_to_real(prof, mock_dir, data_dir, galaxies, out, seed, held_out):
         scored.append((prof.name, mock_dir, set(galaxies["id"]), seed))
+        assert out.parent == tmp_path / "runs" and out.name.startswith("mock-")  # one folder per mock catalogue
         return {"per_class": {c: {"recall": r, "support": 1} for c, r in (("spiral", 0.9), ("round", 0.6),
                                                                           ("edge-on", 0.3))}}
 
