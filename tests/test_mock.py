@@ -16,7 +16,10 @@ from galaxy_utils.mock import DEFAULT_MOCK_SEED, DEFAULT_MOCK_SIZE, generate_moc
 from galaxy_utils.mock.morphology import (
     MORPHOLOGIES,
     at_redshift,
+    distance_modulus,
     iau_name,
+    kpc_per_arcsec,
+    redshift_for_distance_modulus,
     sample_truths,
     truth_table,
 )
@@ -214,6 +217,15 @@ def test_sample_proportions_look_like_gzd5():
     assert 0.01 < shares["artifact"] < 0.04
     assert 0.04 < shares["irregular"] + shares["merger"] < 0.12
     assert [t.iauname for t in truths[:50]] == [t.iauname for t in sample_truths(50, np.random.default_rng(8))]
+
+
+def test_cosmology_is_flat_lambda_cdm_h70_om03():
+    # Wright (2006)'s calculator for H0 = 70, Omega_m = 0.3, flat, at z = 0.1: luminosity
+    # distance 460.0 Mpc (distance modulus 38.31), 1.844 kpc per arcsec.
+    assert distance_modulus(0.1) == pytest.approx(38.314, abs=0.002)
+    assert kpc_per_arcsec(0.1) == pytest.approx(1.844, abs=0.002)
+    for z in (0.012, 0.05, 0.149):
+        assert redshift_for_distance_modulus(distance_modulus(z)) == pytest.approx(z, rel=1e-4)
 
 
 def test_visibility_falls_with_distance_and_noise():

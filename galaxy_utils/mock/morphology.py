@@ -12,6 +12,7 @@ sample like GZD-5's (r < 17.77, Petrosian radius above 3 arcsec, z < 0.15).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +37,9 @@ MIN_PETRO_THETA_ARCSEC = 3.0
 MAX_REDSHIFT = 0.15
 MIN_REDSHIFT = 0.01
 
-# Flat LambdaCDM, enough for distances and angular sizes of z < 0.15 galaxies.
+# Flat LambdaCDM (no radiation), enough for distances and angular sizes of z < 0.15 galaxies.
 HUBBLE_CONSTANT = 70.0
 OMEGA_MATTER = 0.3
-SPEED_OF_LIGHT_KM_S = 299_792.458
 
 # Bulge-to-total ranges that a volunteer would call each bulge size.
 _BULGE_FRACTION_RANGE = {
@@ -197,32 +197,36 @@ def iau_name(ra: float, dec: float) -> str:
 
 # --- cosmology -----------------------------------------------------------------------
 
-_Z_GRID = np.linspace(0.0, 0.5, 2001)
-_INV_E = 1.0 / np.sqrt(OMEGA_MATTER * (1 + _Z_GRID) ** 3 + (1 - OMEGA_MATTER))
-_COMOVING_MPC = (SPEED_OF_LIGHT_KM_S / HUBBLE_CONSTANT) * np.concatenate(
-    [[0.0], np.cumsum(0.5 * (_INV_E[1:] + _INV_E[:-1]) * np.diff(_Z_GRID))]
-)
+@functools.cache
+def cosmology():
+    """astropy's flat LambdaCDM with the mock's parameters (made on first use: importing
+    astropy.cosmology takes about a second)."""
+    from astropy.cosmology import FlatLambdaCDM
 
-
-def comoving_distance_mpc(z):
-    return np.interp(z, _Z_GRID, _COMOVING_MPC)
+    return FlatLambdaCDM(H0=HUBBLE_CONSTANT, Om0=OMEGA_MATTER, Tcmb0=0.0)
 
 
 def distance_modulus(z):
-    luminosity_distance_pc = (1 + np.asarray(z)) * comoving_distance_mpc(z) * 1e6
-    return 5.0 * np.log10(luminosity_distance_pc / 10.0)
+    return cosmology().distmod(z).value
 
 
 def kpc_per_arcsec(z):
-    angular_diameter_mpc = comoving_distance_mpc(z) / (1 + np.asarray(z))
-    return angular_diameter_mpc * 1000.0 * np.pi / (180.0 * 3600.0)
+    from astropy import units
+
+    return cosmology().kpc_proper_per_arcmin(z).to_value(units.kpc / units.arcsec)
 
 
-_DISTANCE_MODULUS_GRID = distance_modulus(_Z_GRID[1:])
+@functools.cache
+def _distance_modulus_grid() -> tuple[np.ndarray, np.ndarray]:
+    z = np.linspace(0.0, 0.5, 2001)[1:]
+    return z, distance_modulus(z)
 
 
 def redshift_for_distance_modulus(mu: float) -> float:
-    return float(np.interp(mu, _DISTANCE_MODULUS_GRID, _Z_GRID[1:]))
+    """The redshift at which a distance modulus is reached (interpolated on a fine grid:
+    much faster than ``astropy.cosmology.z_at_value`` for every sampled galaxy)."""
+    z, grid = _distance_modulus_grid()
+    return float(np.interp(mu, grid, z))
 
 
 def at_redshift(truth: GalaxyTruth, z: float) -> GalaxyTruth:

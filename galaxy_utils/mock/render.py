@@ -284,7 +284,7 @@ def _arm_density(canvas: _Canvas, u, v, scale_radius: float) -> np.ndarray:
     if m > 4:  # flocculent: many short, ragged arm segments
         for k in (1, 2, 3):
             phase = phase + rng.uniform(0.1, 0.35) / k * np.sin(k * theta + rng.uniform(0, 2 * np.pi)) * np.log1p(r)
-    sharpness = float(rng.uniform(2.5, 5.0))
+    sharpness = float(rng.uniform(1.2, 3.0))
     pattern = (0.5 * (1 + np.cos(m * phase + rng.uniform(0, 2 * np.pi)))) ** sharpness
     inner = max(truth.bar_length_arcsec, 0.6 * scale_radius)
     envelope = np.exp(-r / (1.15 * scale_radius)) * (1 - np.exp(-((r / inner) ** 3)))
@@ -299,7 +299,7 @@ def _draw_disk_galaxy(canvas: _Canvas, flux: float):
     bulge_flux = flux * truth.bulge_fraction
     bar_flux = {"strong": 0.12, "weak": 0.06}.get(truth.bar or "no", 0.0) * flux
     disk_flux = flux - bulge_flux - bar_flux
-    arm_flux = disk_flux * 0.55 * truth.arm_strength if truth.n_arms else 0.0
+    arm_flux = disk_flux * 0.3 * truth.arm_strength if truth.n_arms else 0.0
     knot_flux = disk_flux * truth.clumpiness
     disk_colour = band_weights(truth.g_r_disk, truth.r_z_disk)
     arm_colour = band_weights(truth.g_r_disk - 0.12, truth.r_z_disk - 0.06)
