@@ -18,7 +18,8 @@ Writes, under ``--out`` (default ``results/real-gz1``; no pixels, ever):
   only, so it is small enough to commit); ``faithful/baseline.json``: the pixel baseline
   (PCA + logistic regression, :mod:`galaxy_utils.learn.baselines`) on the same split;
 * ``mock-to-real/``: ``best`` trained on the mock survey only, and its scores on the real
-  test galaxies (``real_metrics.json``);
+  test galaxies (``real_metrics.json``); ``mock.json`` names the mock (its catalogue and
+  images) it was trained on, and a run made on another mock is replaced, not reused;
 * ``summary.json``: every number of the last line, per-class recalls and seconds;
 * ``ablation.csv`` / ``ablation.md`` with ``--ablate``: ``best`` with each idea switched
   off in turn (runs under ``artifacts/real-gz1-ablations/``), same split; with
@@ -58,8 +59,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import fields, replace
@@ -260,14 +263,30 @@ def score_run(run_dir: Path, catalogue: pd.DataFrame, image_root: Path) -> dict:
     return classification_metrics(truth.to_numpy(), table[[f"p_{c}" for c in classes]].to_numpy(), classes)
 
 
+def mock_identity(mock: Path) -> str:
+    """What tells one mock survey from another: its catalogue's SHA-1 and its images' paths and
+    sizes. The training run's fingerprint holds only the catalogue, and a new rendering of the
+    same catalogue (another version of the mock's images) must not reuse a model trained on the old."""
+    images = mock / "images"
+    parts = [file_sha1(mock / CATALOGUE_NAME), file_sha1(images) if images.is_dir() else ""]
+    return hashlib.sha1(" ".join(parts).encode()).hexdigest()
+
+
 def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, scored: pd.DataFrame, out: Path, seed: int,
                  held_out: str = "held-out test galaxies") -> dict:
-    """Train ``prof`` on the mock survey only (into ``out/mock-to-real``); score it on the
-    real galaxies ``scored`` (the test set; or, when choosing a mock, every galaxy outside it)."""
+    """Train ``prof`` on the mock survey only (into ``out/mock-to-real``, whose ``mock.json``
+    names the mock it was trained on; a run trained on another mock is replaced); score it on
+    the real galaxies ``scored`` (the test set; or, when choosing a mock, every galaxy outside it)."""
     from galaxy_utils.learn.training import train  # delays TensorFlow
 
     run_dir = out / "mock-to-real"
+    stamp, identity = run_dir / "mock.json", mock_identity(mock)
+    trained_on = json.loads(stamp.read_text()).get("identity") if stamp.is_file() else None
+    if (run_dir / "run.json").is_file() and trained_on != identity:
+        print(f"{run_dir} was trained on another mock survey: training anew on {mock}", flush=True)
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"mock": mock.name, "identity": identity}, indent=2) + "\n")
     catalog = out / "mock-catalogue.csv"
     mock_catalogue(mock).to_csv(catalog, index=False)
     print(f"--- training {prof.name} on the mock survey {mock} into {run_dir}", flush=True)
@@ -382,8 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         note = ""
         if not args.no_mock and (args.mock / CATALOGUE_NAME).is_file():
             # The mock-trained model sees no real galaxy: all of them outside the test set are dev.
-            # One run folder per mock catalogue, so that mocks can be compared side by side.
-            out = TUNE_OUT / f"mock-{file_sha1(args.mock / CATALOGUE_NAME)[:12]}"
+            # One run folder per mock survey, so that mocks can be compared side by side.
+            out = TUNE_OUT / f"mock-{mock_identity(args.mock)[:12]}"
             metrics = mock_to_real(available["best"], args.mock, args.data, rest, out, args.seed,
                                    "every galaxy outside the test set")
             row = {"recipe": "best-on-mock", "seed": args.seed, **scores_row(metrics, out / "mock-to-real", "dev")}

@@ -157,7 +157,7 @@ def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set
 
     def fake_mock_to_real(prof, mock_dir, data_dir, galaxies, out, seed, held_out):
         scored.append((prof.name, mock_dir, set(galaxies["id"]), seed))
-        assert out.parent == tmp_path / "runs" and out.name.startswith("mock-")  # one folder per mock catalogue
+        assert out.parent == tmp_path / "runs" and out.name.startswith("mock-")  # one folder per mock survey
         return {"per_class": {c: {"recall": r, "support": 1} for c, r in (("spiral", 0.9), ("round", 0.6),
                                                                           ("edge-on", 0.3))}}
 
@@ -176,3 +176,29 @@ def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set
     assert rows["recipe"].eq("best-on-mock").all() and rows.index.tolist() == ["2", "mean"]
     assert rows.loc["mean", "dev_balanced_accuracy"] == pytest.approx(0.6)
     assert "best-on-mock" in (out / "tune.md").read_text()
+
+
+def test_mock_to_real_replaces_a_run_trained_on_another_rendering_of_the_mock(bench, tmp_path, monkeypatch):
+    import galaxy_utils.learn.training as training
+
+    mock, out = tmp_path / "mock", tmp_path / "out"
+    (mock / "images").mkdir(parents=True)
+    (mock / bench.CATALOGUE_NAME).write_text("iauname,png_loc\ng0,g0.png\n")
+    (mock / "images" / "g0.png").write_bytes(b"first rendering")
+    trained = []
+    monkeypatch.setattr(bench, "mock_catalogue", lambda m: pd.DataFrame({"id": ["g0"], "file_loc": ["g0.png"],
+                                                                         "label": ["round"]}))
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: trained.append(sorted(
+        p.name for p in (out / "mock-to-real").iterdir())))
+    monkeypatch.setattr(bench, "score_run", lambda run_dir, scored, data: {"per_class": {}})
+
+    def run_on_mock():
+        bench.mock_to_real(bench.profiles.profile("three-class", "best"), mock, tmp_path, pd.DataFrame(), out, 0)
+        (out / "mock-to-real" / "run.json").write_text("{}")  # what a finished training leaves
+
+    run_on_mock()
+    run_on_mock()  # the same mock: the run folder is kept (training reuses a finished run)
+    assert trained == [["mock.json"], ["mock.json", "real_metrics.json", "run.json"]]
+    (mock / "images" / "g0.png").write_bytes(b"a new rendering of the same galaxy")  # same catalogue, new images
+    run_on_mock()
+    assert trained[-1] == ["mock.json"]  # the old run is gone: the model trains anew
