@@ -40,7 +40,8 @@ accuracy per seed and their means; runs under ``artifacts/real-gz1-tune/``) and 
 ``NAME_dev_bacc=...`` for each recipe. Unless ``--no-mock``, it also trains ``best`` on the
 ``--mock`` survey alone and scores it on every galaxy outside the test set (row
 ``best-on-mock``): the measure a change to the mock is chosen by, while the test galaxies
-stay for ``mock_to_real_bacc``.
+stay for ``mock_to_real_bacc``. With ``--only ''`` (the mock alone) the table goes to
+``tune-mock.csv`` / ``tune-mock.md``, so choosing a mock leaves the recipes' table as it is.
 
     python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--seeds 0,1,2] [--no-mock]
     python bench/real_images.py --tune --only best --try e80:epochs=80 --seeds 0,1,2
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a variant of best to tune (repeatable), e.g. e80:epochs=80; with --tune")
     parser.add_argument("--tune", action="store_true",
                         help="choose between recipes without the test set: --only's, --ablate's and --try's recipes "
-                             "on a dev split of the other galaxies (tune.csv/.md in --out; runs in artifacts/)")
+                             "on a dev split of the other galaxies (tune.csv/.md in --out, tune-mock.* with --only ''; "
+                             "runs in artifacts/)")
     args = parser.parse_args(argv)
 
     available = recipes()
@@ -411,8 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"scored on all {len(rest)} of those galaxies")
         elif not args.no_mock:
             print(f"no mock survey at {args.mock}: run `make mock` (or add --no-mock)")
-        table.to_csv(args.out / "tune.csv", index=False)
-        (args.out / "tune.md").write_text(
+        stem = "tune" if chosen else "tune-mock"  # the mock alone: keep the recipes' table
+        table.to_csv(args.out / f"{stem}.csv", index=False)
+        (args.out / f"{stem}.md").write_text(
             f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, seeds))}, each holding out "
             f"its own {args.test_fraction:.0%} of the other {len(rest)} galaxies as a dev set, "
             f"scored after the best epoch was chosen on validation{note}\n\n"

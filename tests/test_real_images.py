@@ -172,10 +172,11 @@ def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set
     _, _, test = bench.split_catalogue(catalogue, 0.0, 0.2, 2)
     assert [(name, path, seed) for name, path, _, seed in scored] == [("best", mock, 2)]
     assert scored[0][2] == set(catalogue["id"]) - set(test["id"]) and len(test) == 20  # all but the test set
-    rows = pd.read_csv(out / "tune.csv", dtype={"seed": "string"}).set_index("seed")
+    rows = pd.read_csv(out / "tune-mock.csv", dtype={"seed": "string"}).set_index("seed")
     assert rows["recipe"].eq("best-on-mock").all() and rows.index.tolist() == ["2", "mean"]
     assert rows.loc["mean", "dev_balanced_accuracy"] == pytest.approx(0.6)
-    assert "best-on-mock" in (out / "tune.md").read_text()
+    assert "best-on-mock" in (out / "tune-mock.md").read_text()
+    assert not (out / "tune.csv").exists()  # the recipes' tuning table is not replaced by the mock's row
 
 
 def test_mock_to_real_replaces_a_run_trained_on_another_rendering_of_the_mock(bench, tmp_path, monkeypatch):
