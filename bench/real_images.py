@@ -42,10 +42,14 @@ accuracy per seed and their means; runs under ``artifacts/real-gz1-tune/``) and 
 ``best-on-mock``): the measure a change to the mock is chosen by, while the test galaxies
 stay for ``mock_to_real_bacc``. With ``--only ''`` (the mock alone) the table goes to
 ``tune-mock.csv`` / ``tune-mock.md``, so choosing a mock leaves the recipes' table as it is.
+``--train-fractions 0.25,0.5,1`` makes it a learning curve (``learning-curve.csv`` / ``.md``):
+each recipe also trains on a stratified fraction of the galaxies outside the dev set, scored
+on the same dev set: whether more labelled galaxies would still pay.
 
     python bench/real_images.py [--only faithful,best] [--ablate all|NAME,...] [--seeds 0,1,2] [--no-mock]
     python bench/real_images.py --tune --only best --try e80:epochs=80 --seeds 0,1,2
     python bench/real_images.py --tune --only '' [--mock data/mock]     # choosing a mock
+    python bench/real_images.py --tune --no-mock --only best --train-fractions 0.25,0.5 --seeds 0,1,2
 
 Where ``../shared/reference/decals_examples`` is present, the SDSS-trained ``best`` (and
 ``best`` without its photometric normalisation, when the ablation has run) are also scored on
@@ -194,13 +198,18 @@ def variant(best: profiles.Profile, spec: str) -> profiles.Profile:
 
 
 def tune(chosen: dict[str, profiles.Profile], catalogue: pd.DataFrame, test: pd.DataFrame, data: Path,
-         seeds: list[int], dev_fraction: float) -> pd.DataFrame:
+         seeds: list[int], dev_fraction: float, train_fractions: list[float] | None = None) -> pd.DataFrame:
     """Score recipes for choosing between them, without the test set: its galaxies leave the
     catalogue altogether, and each seed holds out a seeded stratified ``dev_fraction`` of the
     rest as a DEV set. Every run picks its best epoch on its own validation split (the
     validation score is the maximum of a noisy curve, so it flatters recipes that train
     longer); the dev score comes once, after that choice. Runs go under ``artifacts/``;
-    returns one row per recipe and seed, then each recipe's mean."""
+    returns one row per recipe and seed, then each recipe's mean.
+
+    ``train_fractions`` (a learning curve): each recipe also trains on a seeded stratified
+    fraction of the galaxies outside the dev set (its validation split carved from those, as
+    always), scored on the same dev set; rows ``NAME@FRACTION`` (1 or None: all of them, ``NAME``),
+    with ``train_galaxies``, how many galaxies the run split into training and validation."""
     rest = catalogue[~catalogue["id"].isin(test["id"])].reset_index(drop=True)
     TUNE_OUT.mkdir(parents=True, exist_ok=True)
     catalog = TUNE_OUT / "catalogue.csv"
@@ -208,10 +217,21 @@ def tune(chosen: dict[str, profiles.Profile], catalogue: pd.DataFrame, test: pd.
     rows = []
     for seed in seeds:
         _, _, dev = split_catalogue(rest, 0.0, dev_fraction, seed)
-        for name, prof in chosen.items():
-            run_dir = TUNE_OUT / f"seed{seed}" / name
-            metrics = train_recipe(prof, catalog, data, run_dir, seed, dev["id"].tolist(), held_out="dev")
-            rows.append({"recipe": name, "seed": seed, **scores_row(metrics, run_dir, "dev")})
+        pool = rest[~rest["id"].isin(dev["id"])].reset_index(drop=True)
+        for fraction in train_fractions or [1.0]:
+            fraction_catalog, kept = catalog, pool
+            if fraction < 1:
+                _, _, kept = split_catalogue(pool, 0.0, fraction, seed)  # stratified, seeded
+                fraction_catalog = TUNE_OUT / f"seed{seed}" / f"catalogue-{fraction:g}.csv"
+                fraction_catalog.parent.mkdir(parents=True, exist_ok=True)
+                pd.concat([kept, dev], ignore_index=True).to_csv(fraction_catalog, index=False)
+            for name, prof in chosen.items():
+                recipe = name if fraction >= 1 else f"{name}@{fraction:g}"
+                run_dir = TUNE_OUT / f"seed{seed}" / recipe
+                metrics = train_recipe(prof, fraction_catalog, data, run_dir, seed, dev["id"].tolist(),
+                                       held_out="dev")
+                size = {"train_galaxies": len(kept)} if train_fractions else {}
+                rows.append({"recipe": recipe, "seed": seed, **size, **scores_row(metrics, run_dir, "dev")})
     if not rows:  # nothing but the mock to choose (--only '')
         return pd.DataFrame(columns=["recipe", "seed"])
     table = pd.DataFrame(rows)
@@ -358,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
                              "write ablation-seeds.csv/.md with each recipe's mean")
     parser.add_argument("--try", dest="tries", action="append", default=[], metavar="NAME:FIELD=VALUE,...",
                         help="a variant of best to tune (repeatable), e.g. e80:epochs=80; with --tune")
+    parser.add_argument("--train-fractions", default="", metavar="F,F,...",
+                        help="with --tune, a learning curve: each recipe also trains on these fractions (0-1] of the "
+                             "galaxies outside the dev set (learning-curve.csv/.md in --out)")
     parser.add_argument("--tune", action="store_true",
                         help="choose between recipes without the test set: --only's, --ablate's and --try's recipes "
                              "on a dev split of the other galaxies (tune.csv/.md in --out, tune-mock.* with --only ''; "
@@ -372,6 +395,14 @@ def main(argv: list[str] | None = None) -> int:
     if tries and not args.tune:
         parser.error("--try variants are tuned only: add --tune (the test set stays unseen)")
     available.update(tries)
+    try:
+        fractions = [float(v) for v in args.train_fractions.split(",") if v]
+    except ValueError:
+        parser.error(f"--train-fractions {args.train_fractions!r}: expected numbers such as 0.25,0.5,1")
+    if any(not 0 < f <= 1 for f in fractions):
+        parser.error(f"--train-fractions {args.train_fractions!r}: each fraction must be in (0, 1]")
+    if fractions and not args.tune:
+        parser.error("--train-fractions is a tuning measurement: add --tune (the test set stays unseen)")
     wanted = [name for name in args.only.split(",") if name]
     ideas = [] if not args.ablate else (
         [n.removeprefix("best-without-") for n in available if n.startswith("best-without-")]
@@ -398,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.tune:
         chosen = {name: available[name] for name in [*wanted, *(f"best-without-{i}" for i in ideas), *tries]}
-        table = tune(chosen, catalogue, test, args.data, seeds, args.test_fraction)
+        table = tune(chosen, catalogue, test, args.data, seeds, args.test_fraction, fractions or None)
         rest = catalogue[~catalogue["id"].isin(test["id"])]
         note = ""
         if not args.no_mock and (args.mock / CATALOGUE_NAME).is_file():
@@ -413,12 +444,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"scored on all {len(rest)} of those galaxies")
         elif not args.no_mock:
             print(f"no mock survey at {args.mock}: run `make mock` (or add --no-mock)")
-        stem = "tune" if chosen else "tune-mock"  # the mock alone: keep the recipes' table
+        # the mock alone, or a learning curve: keep the recipes' table
+        stem = "learning-curve" if fractions else "tune" if chosen else "tune-mock"
         table.to_csv(args.out / f"{stem}.csv", index=False)
         (args.out / f"{stem}.md").write_text(
             f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, seeds))}, each holding out "
             f"its own {args.test_fraction:.0%} of the other {len(rest)} galaxies as a dev set, "
-            f"scored after the best epoch was chosen on validation{note}\n\n"
+            f"scored after the best epoch was chosen on validation"
+            + (f"; trained on {', '.join(f'{f:g}' for f in fractions)} of the galaxies outside the dev set "
+               f"(`NAME@FRACTION`; `train_galaxies`: how many, before the validation split)" if fractions else "")
+            + f"{note}\n\n"
             + table.to_markdown(index=False, missingval="") + "\n")
         print(table.to_string(index=False))
         means = table[table["seed"] == "mean"]

@@ -106,6 +106,9 @@ def test_variant_refuses_a_malformed_spec_naming_it(bench, spec, says):
     (["--try", "e80:epochs=80"], "add --tune"),
     (["--tune", "--try", "e80:epoch=80"], "no profile field 'epoch'"),
     (["--tune", "--only", "bset"], "unknown recipe(s) bset"),
+    (["--train-fractions", "0.5"], "add --tune"),
+    (["--tune", "--train-fractions", "0.5,1.5"], "each fraction must be in (0, 1]"),
+    (["--tune", "--train-fractions", "half"], "expected numbers"),
 ])
 def test_bad_arguments_stop_with_one_line_before_any_work(tmp_path, args, says):
     result = subprocess.run([sys.executable, str(BENCH), "--data", str(tmp_path / "absent"), "--out",
@@ -144,6 +147,38 @@ def test_tune_never_trains_or_scores_on_the_test_galaxies(bench, tmp_path, monke
     assert calls[0][3] == calls[1][3] != calls[2][3]  # one dev set per seed, the same for every recipe
     means = table[table["seed"] == "mean"].set_index("recipe")["dev_balanced_accuracy"]
     assert means.to_dict() == pytest.approx({"best": 0.55, "best-e2": 0.60})
+
+
+def test_a_learning_curve_trains_on_nested_stratified_fractions_and_scores_on_one_dev_set(bench, tmp_path,
+                                                                                         monkeypatch):
+    from galaxy_utils.learn import profiles
+
+    catalogue = pd.DataFrame({"id": [f"g{i}" for i in range(200)], "file_loc": [f"{i}.png" for i in range(200)],
+                              "label": ["round"] * 120 + ["spiral"] * 40 + ["edge-on"] * 40})
+    test = catalogue.iloc[::5]
+    calls = []
+
+    def fake_train(prof, catalog, data, out, seed, held_out_ids, *, held_out):
+        seen = pd.read_csv(catalog).set_index("id")["label"]
+        calls.append((out.name, seen, set(held_out_ids)))
+        recall = len(seen) / 1000
+        scores = {"per_class": {c: {"recall": recall, "support": 1} for c in ("round", "spiral", "edge-on")}}
+        return {**scores, "validation": scores}
+
+    monkeypatch.setattr(bench, "TUNE_OUT", tmp_path)
+    monkeypatch.setattr(bench, "train_recipe", fake_train)
+    monkeypatch.setattr(bench, "run_seconds", lambda run_dir: 1.0)
+    table = bench.tune({"best": profiles.profile("three-class", "best")}, catalogue, test, tmp_path, seeds=[0],
+                       dev_fraction=0.2, train_fractions=[0.25, 1.0])
+
+    (quarter, seen_q, dev_q), (whole, seen_w, dev_w) = calls
+    assert (quarter, whole) == ("best@0.25", "best") and dev_q == dev_w  # one dev set for every fraction
+    assert set(seen_w.index) == set(catalogue["id"]) - set(test["id"]) and dev_q <= set(seen_q.index)
+    trained, pool = seen_q.drop(list(dev_q)), seen_w.drop(list(dev_w))
+    assert set(trained.index) < set(pool.index) and len(trained) == len(pool) // 4
+    share = trained.value_counts() / pool.value_counts()
+    assert ((share - 0.25).abs() < 0.05).all() and len(share) == 3  # stratified: a quarter of every class
+    assert table.set_index("recipe").loc["best@0.25", "train_galaxies"].tolist() == [len(trained), len(trained)]
 
 
 def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set(bench, tmp_path, monkeypatch):

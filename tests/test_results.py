@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -52,3 +53,16 @@ def test_the_committed_best_model_is_the_current_best_recipe():
 
     run = json.loads((ROOT / "results" / "real-gz1" / "best" / "run.json").read_text())
     assert run["finished"] and run["profile"] == profiles.profile("three-class", "best").to_dict()
+
+
+def test_the_learning_curve_rests_on_the_same_dev_sets_as_the_tuning_table():
+    # results/real-gz1/README.md says the learning curve's full-size runs are tune.md's best-e80
+    # runs made again: same seeds, same dev sets, same scores; and that the curve rises.
+    folder = ROOT / "results" / "real-gz1"
+    curve = pd.read_csv(folder / "learning-curve.csv", dtype={"seed": "string"})
+    tuned = pd.read_csv(folder / "tune.csv", dtype={"seed": "string"})
+    full = curve[curve["recipe"] == "best"].set_index("seed")["dev_balanced_accuracy"]
+    e80 = tuned[tuned["recipe"] == "best-e80"].set_index("seed")["dev_balanced_accuracy"]
+    assert full.to_dict() == pytest.approx(e80.to_dict(), abs=1e-4)
+    means = curve[curve["seed"] == "mean"].sort_values("train_galaxies")
+    assert means["dev_balanced_accuracy"].is_monotonic_increasing and len(means) == 3

@@ -73,6 +73,7 @@ COMPARISON_VERSION = 2
 REAL_GZ1 = "real-gz1"
 REAL_SECTION = "On real galaxies"
 REAL_TAG = "real SDSS / Galaxy Zoo 1, held-out 20% test galaxies, faithful and best profiles"
+REAL_DEV_TAG = "real SDSS / Galaxy Zoo 1, dev sets carved from the galaxies outside the test set, best profile"
 
 
 # -- data ------------------------------------------------------------------------------
@@ -489,6 +490,7 @@ class ReportFigure:
     section: str
     title: str
     caption: str
+    tag: str | None = None  # what the caption ends with, when not what the section's figures share
 
 
 def report_figures() -> list[ReportFigure]:
@@ -560,6 +562,11 @@ def report_figures() -> list[ReportFigure]:
         ReportFigure("real_ablation", REAL_SECTION, "On real galaxies: what each idea of the best recipe buys",
                      "Balanced accuracy of the best recipe with each idea switched off in turn, same split; "
                      "training seconds on two CPU cores at the bars."),
+        ReportFigure("real_learning_curve", REAL_SECTION, "On real galaxies: would more galaxies help?",
+                     "Dev-set balanced accuracy of the best recipe trained on a quarter, a half and all of the "
+                     "training galaxies (bench/real_images.py --train-fractions): each seed's own dev set "
+                     "(dots) and their mean (line), with the mean recall of each class (dashed).",
+                     tag=REAL_DEV_TAG),
     ]
 
 
@@ -658,6 +665,37 @@ def real_ablation(root: Path):
     return fig
 
 
+def real_learning_curve(root: Path):
+    """Dev balanced accuracy against the number of training galaxies (``learning-curve.csv``):
+    each seed as dots, the mean as a line, each class's mean recall dashed."""
+    import matplotlib.pyplot as plt
+
+    path = Path(root) / "results" / REAL_GZ1 / "learning-curve.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no learning-curve.csv in results/{REAL_GZ1}: run bench/real_images.py --tune "
+                                "--no-mock --only best --train-fractions 0.25,0.5,1 --seeds 0,1,2")
+    table = pd.read_csv(path, dtype={"seed": "string"})
+    seeds, means = table[table["seed"] != "mean"], table[table["seed"] == "mean"].sort_values("train_galaxies")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(seeds["train_galaxies"], seeds["dev_balanced_accuracy"], color="k", s=14, alpha=0.5,
+               label="one seed's dev set")
+    ax.plot(means["train_galaxies"], means["dev_balanced_accuracy"], "k-o", label="balanced accuracy (mean)")
+    for column in [c for c in table.columns if c.startswith("dev_recall_")]:
+        name = column.removeprefix("dev_recall_")
+        ax.plot(means["train_galaxies"], means[column], "--", lw=1, label=f"recall {name}")
+    for x, y in zip(means["train_galaxies"], means["dev_balanced_accuracy"], strict=True):
+        ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(means["train_galaxies"], [f"{n:.0f}" for n in means["train_galaxies"]])
+    ax.minorticks_off()
+    ax.set_xlabel("training and validation galaxies (log scale)")
+    ax.set_ylabel("on the dev galaxies")
+    ax.set_ylim(0.5, 1.0)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def _figure(name: str, s: Settings):
     runs = {task: best_run(s, task) for task in (FOUR, THREE, FOUR_UNCERTAIN)}
     if name == "survey_examples":
@@ -708,6 +746,8 @@ def _figure(name: str, s: Settings):
         return real_confusion(s.root)
     if name == "real_ablation":
         return real_ablation(s.root)
+    if name == "real_learning_curve":
+        return real_learning_curve(s.root)
     raise KeyError(f"no report figure called {name!r}")
 
 
@@ -766,8 +806,8 @@ def make_figures(s: Settings, out: Path | None = None, names: list[str] | None =
             task = run_of.get(figure.name.rsplit("_", 1)[-1])
             from_run = task and not figure.name.startswith("class_counts")
             tag = caption_tag(s, best_run(s, task)) if from_run else caption_tag(s)
-            if figure.section == REAL_SECTION:
-                tag = REAL_TAG
+            if figure.tag or figure.section == REAL_SECTION:
+                tag = figure.tag or REAL_TAG
             manifest.append({"name": figure.name, "file": f"{figure.name}.png", "title": figure.title,
                              "caption": f"{figure.caption} ({tag}.)", "section": figure.section})
     if names is None:
