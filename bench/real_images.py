@@ -293,6 +293,12 @@ def mock_identity(mock: Path) -> str:
     return hashlib.sha1(" ".join(parts).encode()).hexdigest()
 
 
+def scored_identity(scored: pd.DataFrame) -> str:
+    """Which real galaxies a model was scored on: the SHA-1 of their sorted ids."""
+    ids = sorted(map(str, scored["id"])) if "id" in scored else []
+    return hashlib.sha1(" ".join(ids).encode()).hexdigest()
+
+
 def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, scored: pd.DataFrame, out: Path, seed: int,
                  held_out: str = "held-out test galaxies") -> dict:
     """Train ``prof`` on the mock survey only (into ``out/mock-to-real``, whose ``mock.json``
@@ -303,8 +309,17 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, scored: pd.Data
     run_dir = out / "mock-to-real"
     stamp, identity = run_dir / "mock.json", mock_identity(mock)
     trained_on = json.loads(stamp.read_text()).get("identity") if stamp.is_file() else None
+    saved, galaxies = run_dir / "real_metrics.json", scored_identity(scored)
     if (run_dir / "run.json").is_file() and trained_on != identity:
         print(f"{run_dir} was trained on another mock survey: training anew on {mock}", flush=True)
+        shutil.rmtree(run_dir)
+    elif (run_dir / "run.json").is_file() and not RunFolder(run_dir).model_file.is_file():
+        # A clone has the run's scores but not its model (not committed): the scores stand
+        # when they were made on these galaxies; otherwise the model must be trained again.
+        if saved.is_file() and json.loads(saved.read_text()).get("scored_sha1") == galaxies:
+            print(f"{run_dir}: its model is not kept; its scores on these galaxies are", flush=True)
+            return json.loads(saved.read_text())
+        print(f"{run_dir} has no model to score these galaxies with: training anew on {mock}", flush=True)
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"mock": mock.name, "identity": identity}, indent=2) + "\n")
@@ -313,8 +328,8 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, scored: pd.Data
     print(f"--- training {prof.name} on the mock survey {mock} into {run_dir}", flush=True)
     train(THREE_CLASS, catalog, mock / "images", prof, run_dir, seed=seed, cache_dir=CACHE, verbose=0)
     metrics = score_run(run_dir, scored, data)
-    metrics.update(data=f"trained on the mock survey, scored on {DATA_NOTE}, {held_out}")
-    (run_dir / "real_metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics.update(data=f"trained on the mock survey, scored on {DATA_NOTE}, {held_out}", scored_sha1=galaxies)
+    saved.write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -521,10 +536,16 @@ def main(argv: list[str] | None = None) -> int:
                   "best-without-normalise"}
         summary["sdss_to_decals"] = {"data": "real DECaLS reference cut-outs (../shared/reference), labelled by "
                                              "their GZD-5 answer; models trained on SDSS"}
+        # An ablation's model stays in artifacts/ (a clone has none): keep its earlier scores.
+        previous = (json.loads((args.out / "summary.json").read_text()).get("sdss_to_decals", {})
+                    if (args.out / "summary.json").is_file() else {})
         for name, run_dir in scored.items():
             if (run_dir / "model.keras").is_file():
                 summary["sdss_to_decals"][name] = sdss_to_decals(run_dir, DECALS_REFERENCE)
                 print(f"{name} on real DECaLS: {summary['sdss_to_decals'][name]}")
+            elif name in previous:
+                summary["sdss_to_decals"][name] = previous[name]
+                print(f"{name} on real DECaLS: no model at {run_dir}; its earlier scores kept")
         decals = summary["sdss_to_decals"]["best"]["balanced_accuracy"]
 
     data_relative_paths(args.out, args.data)

@@ -231,10 +231,77 @@ def test_mock_to_real_replaces_a_run_trained_on_another_rendering_of_the_mock(be
     def run_on_mock():
         bench.mock_to_real(bench.profiles.profile("three-class", "best"), mock, tmp_path, pd.DataFrame(), out, 0)
         (out / "mock-to-real" / "run.json").write_text("{}")  # what a finished training leaves
+        (out / "mock-to-real" / "model.keras").write_bytes(b"model")
 
     run_on_mock()
     run_on_mock()  # the same mock: the run folder is kept (training reuses a finished run)
-    assert trained == [["mock.json"], ["mock.json", "real_metrics.json", "run.json"]]
+    assert trained == [["mock.json"], ["mock.json", "model.keras", "real_metrics.json", "run.json"]]
     (mock / "images" / "g0.png").write_bytes(b"a new rendering of the same galaxy")  # same catalogue, new images
     run_on_mock()
     assert trained[-1] == ["mock.json"]  # the old run is gone: the model trains anew
+
+
+def test_mock_to_real_without_its_model_reuses_its_scores_on_the_same_galaxies_or_trains_anew(bench, tmp_path,
+                                                                                             monkeypatch):
+    # A clone holds the mock-trained run's scores but not its model (not committed): the bench's
+    # headline command must neither crash nor score with a model it does not have.
+    import galaxy_utils.learn.training as training
+
+    mock, out = tmp_path / "mock", tmp_path / "out"
+    (mock / "images").mkdir(parents=True)
+    (mock / bench.CATALOGUE_NAME).write_text("iauname,png_loc\ng0,g0.png\n")
+    (mock / "images" / "g0.png").write_bytes(b"pixels")
+    trained, scored_with = [], []
+    monkeypatch.setattr(bench, "mock_catalogue", lambda m: pd.DataFrame({"id": ["g0"], "file_loc": ["g0.png"],
+                                                                         "label": ["round"]}))
+
+    def fake_train(*args, **kwargs):
+        trained.append(1)
+        (out / "mock-to-real" / "run.json").write_text("{}")
+        (out / "mock-to-real" / "model.keras").write_bytes(b"model")
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setattr(bench, "score_run", lambda run_dir, scored, data: scored_with.append(len(scored)) or
+                        {"per_class": {"round": {"recall": len(scored) / 10, "support": 1}}})
+    best = bench.profiles.profile("three-class", "best")
+    test, other = pd.DataFrame({"id": ["r1", "r2"]}), pd.DataFrame({"id": ["r1", "r2", "r3"]})
+
+    first = bench.mock_to_real(best, mock, tmp_path, test, out, 0)
+    (out / "mock-to-real" / "model.keras").unlink()  # what a fresh clone has
+    again = bench.mock_to_real(best, mock, tmp_path, test, out, 0)
+    assert again == first and trained == [1] and scored_with == [2]  # its saved scores: no training, no scoring
+    elsewhere = bench.mock_to_real(best, mock, tmp_path, other, out, 0)
+    assert trained == [1, 1] and scored_with == [2, 3]  # other galaxies: a model is needed, so it trains anew
+    assert elsewhere["per_class"]["round"]["recall"] == pytest.approx(0.3)
+
+
+def test_rerunning_the_bench_in_a_clone_keeps_the_decals_scores_of_an_ablation_it_has_no_model_for(
+        bench, tmp_path, monkeypatch):
+    import json
+
+    data, out, reference = tmp_path / "gz1", tmp_path / "out", tmp_path / "decals"
+    data.mkdir(), reference.mkdir()
+    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
+    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
+                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    scores = {"per_class": {c: {"recall": 0.8, "support": 1} for c in ("spiral", "round", "edge-on")}, "accuracy": 0.8}
+
+    def fake_train(prof, catalog, data_dir, run_dir, seed, test_ids, held_out="test"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "model.keras").write_bytes(b"model")
+        return {**scores, "validation": scores}
+
+    earlier = {"balanced_accuracy": 0.59, "recall": {"spiral": 0.85, "round": 0.33}}
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"sdss_to_decals": {"best-without-normalise": earlier}}))
+    monkeypatch.setattr(bench, "DECALS_REFERENCE", reference)
+    monkeypatch.setattr(bench, "ABLATION_OUT", tmp_path / "no-ablations")  # a clone: artifacts/ is empty
+    monkeypatch.setattr(bench, "train_recipe", fake_train)
+    monkeypatch.setattr(bench, "pixel_baseline", lambda run_dir: scores)
+    monkeypatch.setattr(bench, "run_seconds", lambda run_dir: 1.0)
+    monkeypatch.setattr(bench, "weights_only", lambda path: None)
+    monkeypatch.setattr(bench, "sdss_to_decals", lambda run_dir, ref: {"balanced_accuracy": 0.75})
+    assert bench.main(["--data", str(data), "--out", str(out), "--no-mock"]) == 0
+
+    decals = json.loads((out / "summary.json").read_text())["sdss_to_decals"]
+    assert decals["best"] == {"balanced_accuracy": 0.75} and decals["best-without-normalise"] == earlier
