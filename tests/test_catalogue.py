@@ -310,3 +310,15 @@ def test_log_tabulates_every_step(zoo, tmp_path, images_for):
     assert log.rows_out == len(cat) == 5
     text = log.format()
     assert "rows in: 7" in text and "image file missing" in text and "rows out: 5" in text
+
+
+def test_an_sdss_object_id_is_a_generic_catalogues_id_digit_for_digit(tmp_path):
+    # Galaxy Zoo 1 and 2 tables name galaxies by their SDSS objid (18 digits): it must be the id,
+    # exactly, not row numbers or a float that has lost the last digits.
+    from galaxy_utils.data.catalogue import ID_ATTR
+
+    path = tmp_path / "mine.csv"
+    path.write_text("objid,file_loc\n587722981748965649,a.jpeg\n587722981750865959,b.jpeg\n")
+    catalogue = read_catalogue(path)
+    assert catalogue.attrs[ID_ATTR] == "objid"
+    assert catalogue["objid"].astype(str).tolist() == ["587722981748965649", "587722981750865959"]

@@ -57,8 +57,10 @@ LABEL_COLUMN = "label"
 GZ2_ID_COLUMN = "GalaxyID"
 GZ2_IMAGE_FOLDER = "images_training_rev1"
 
+# SDSS object ids, as the Galaxy Zoo 1 and 2 data releases name them (``objid``, ``dr7objid``).
+SDSS_ID_COLUMNS = ("objid", "dr7objid")
 # Columns an id may live in, most specific first.
-ID_CANDIDATES = (tree.ID_COLUMN, GZ2_ID_COLUMN, "id_str", "id", FILE_COLUMN)
+ID_CANDIDATES = (tree.ID_COLUMN, GZ2_ID_COLUMN, "id_str", "id", *SDSS_ID_COLUMNS, FILE_COLUMN)
 
 # Text columns of the published table (everything else in the vote block is numeric).
 _TEXT_COLUMNS = {"iauname": "string", "png_loc": "string", "upload_group": "string"}

@@ -317,7 +317,7 @@ def predict(
     averages over the eight dihedral variants of each image. ``catalog_format`` overrides the
     detected format of a catalogue file; Galaxy10 images are written to PNGs under
     ``image_root`` first. A catalogue without an id
-    column (``iauname``, ``GalaxyID``, ``id_str``, ``id``) gets an ``id`` column of its
+    column (``iauname``, ``GalaxyID``, ``id_str``, ``id``, SDSS ``objid`` or ``dr7objid``) gets an ``id`` column of its
     0-based row numbers, so every prediction can be traced back to its row.
     ``progress``: a progress bar over the batches (not with ``tta``).
     """
