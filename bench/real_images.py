@@ -36,7 +36,8 @@ galaxies left out altogether: each seed holds out its own stratified 20% of the 
 DEV set, scored once after the run chose its best epoch on its validation split (the best
 validation score of a run is the top of a noisy curve, and flatters recipes with more
 epochs). It writes ``tune.csv`` / ``tune.md`` (each recipe's dev and validation balanced
-accuracy per seed and their means; runs under ``artifacts/real-gz1-tune/``) and ends with
+accuracy per seed and their means; runs under ``artifacts/real-gz1-tune/``; the rows of
+recipes not tuned this time are kept from the earlier table) and ends with
 ``NAME_dev_bacc=...`` for each recipe. Unless ``--no-mock``, it also trains ``best`` on the
 ``--mock`` survey alone and scores it on every galaxy outside the test set (row
 ``best-on-mock``): the measure a change to the mock is chosen by, while the test galaxies
@@ -461,18 +462,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no mock survey at {args.mock}: run `make mock` (or add --no-mock)")
         # the mock alone, or a learning curve: keep the recipes' table
         stem = "learning-curve" if fractions else "tune" if chosen else "tune-mock"
+        table = table.astype({"seed": "string"})
+        print(table.to_string(index=False))
+        means = table[table["seed"] == "mean"]
+        print(" ".join(f"{r.recipe}_dev_bacc={r.dev_balanced_accuracy:.3f}" for r in means.itertuples()))
+        # Rows of other recipes from an earlier tuning stay: tuning one recipe loses none of them.
+        if (args.out / f"{stem}.csv").is_file():
+            earlier = pd.read_csv(args.out / f"{stem}.csv", dtype={"seed": "string"})
+            earlier = earlier[~earlier["recipe"].isin(table["recipe"])]
+            table = pd.concat([earlier, table], ignore_index=True)
         table.to_csv(args.out / f"{stem}.csv", index=False)
+        all_seeds = sorted({int(seed) for seed in table["seed"] if seed != "mean"})
         (args.out / f"{stem}.md").write_text(
-            f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, seeds))}, each holding out "
+            f"Tuning on {DATA_NOTE}, without the test set: seeds {', '.join(map(str, all_seeds))}, each holding out "
             f"its own {args.test_fraction:.0%} of the other {len(rest)} galaxies as a dev set, "
             f"scored after the best epoch was chosen on validation"
             + (f"; trained on {', '.join(f'{f:g}' for f in fractions)} of the galaxies outside the dev set "
                f"(`NAME@FRACTION`; `train_galaxies`: how many, before the validation split)" if fractions else "")
             + f"{note}\n\n"
             + table.to_markdown(index=False, missingval="") + "\n")
-        print(table.to_string(index=False))
-        means = table[table["seed"] == "mean"]
-        print(" ".join(f"{r.recipe}_dev_bacc={r.dev_balanced_accuracy:.3f}" for r in means.itertuples()))
         return 0
 
     summary: dict = {"data": DATA_NOTE, "seed": args.seed, "n_galaxies": len(catalogue), "class_counts": counts,

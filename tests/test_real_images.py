@@ -305,3 +305,28 @@ def test_rerunning_the_bench_in_a_clone_keeps_the_decals_scores_of_an_ablation_i
 
     decals = json.loads((out / "summary.json").read_text())["sdss_to_decals"]
     assert decals["best"] == {"balanced_accuracy": 0.75} and decals["best-without-normalise"] == earlier
+
+
+def test_tuning_one_recipe_keeps_the_earlier_rows_of_the_others(bench, tmp_path, monkeypatch):
+    data, out = tmp_path / "gz1", tmp_path / "out"
+    data.mkdir(), out.mkdir()
+    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
+    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
+                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    pd.DataFrame({"recipe": ["best-e80", "best-e80", "faithful", "faithful"], "seed": ["3", "mean", "3", "mean"],
+                  "dev_balanced_accuracy": [0.83, 0.83, 0.5, 0.5]}).to_csv(out / "tune.csv", index=False)
+
+    def fake_tune(chosen, catalogue, test, data_dir, seeds, dev_fraction, train_fractions=None):
+        rows = [{"recipe": name, "seed": seed, "dev_balanced_accuracy": 0.7} for name in chosen
+                for seed in [*seeds, "mean"]]
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(bench, "tune", fake_tune)
+    assert bench.main(["--tune", "--no-mock", "--only", "faithful", "--seeds", "0,1", "--data", str(data),
+                       "--out", str(out)]) == 0
+
+    table = pd.read_csv(out / "tune.csv", dtype={"seed": "string"})
+    assert table[["recipe", "seed"]].values.tolist() == [["best-e80", "3"], ["best-e80", "mean"], ["faithful", "0"],
+                                                          ["faithful", "1"], ["faithful", "mean"]]
+    assert table.set_index(["recipe", "seed"]).loc[("faithful", "mean"), "dev_balanced_accuracy"] == 0.7
+    assert "seeds 0, 1, 3," in (out / "tune.md").read_text()
