@@ -11,6 +11,13 @@ from conftest import ROOT
 BENCH = ROOT / "bench" / "real_images.py"
 
 
+def write_gz1_labels(data):
+    """A GZ1-like labels.csv of 100 galaxies (40 elliptical, 30 spiral, 30 edge-on) in ``data``."""
+    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
+    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
+                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+
+
 @pytest.fixture(scope="module")
 def bench():
     spec = importlib.util.spec_from_file_location("real_images", BENCH)
@@ -184,9 +191,7 @@ def test_a_learning_curve_trains_on_nested_stratified_fractions_and_scores_on_on
 def test_tune_scores_the_mock_trained_model_on_every_galaxy_outside_the_test_set(bench, tmp_path, monkeypatch):
     data, mock = tmp_path / "gz1", tmp_path / "mock"
     data.mkdir(), mock.mkdir()
-    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
-    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
-                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    write_gz1_labels(data)
     (mock / bench.CATALOGUE_NAME).write_text("iauname\n")
     scored = []
 
@@ -281,9 +286,7 @@ def test_rerunning_the_bench_in_a_clone_keeps_the_decals_scores_of_an_ablation_i
 
     data, out, reference = tmp_path / "gz1", tmp_path / "out", tmp_path / "decals"
     data.mkdir(), reference.mkdir()
-    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
-    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
-                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    write_gz1_labels(data)
     scores = {"per_class": {c: {"recall": 0.8, "support": 1} for c in ("spiral", "round", "edge-on")}, "accuracy": 0.8}
 
     def fake_train(prof, catalog, data_dir, run_dir, seed, test_ids, held_out="test"):
@@ -310,9 +313,7 @@ def test_rerunning_the_bench_in_a_clone_keeps_the_decals_scores_of_an_ablation_i
 def test_tuning_one_recipe_keeps_the_earlier_rows_of_the_others(bench, tmp_path, monkeypatch):
     data, out = tmp_path / "gz1", tmp_path / "out"
     data.mkdir(), out.mkdir()
-    classes = ["elliptical"] * 40 + ["spiral-clockwise"] * 30 + ["edge-on"] * 30
-    pd.DataFrame({"objid": [str(10**17 + i) for i in range(100)], "file_loc": [f"images/{i}.jpeg" for i in range(100)],
-                  "gz1_class": classes}).to_csv(data / "labels.csv", index=False)
+    write_gz1_labels(data)
     pd.DataFrame({"recipe": ["best-e80", "best-e80", "faithful", "faithful"], "seed": ["3", "mean", "3", "mean"],
                   "dev_balanced_accuracy": [0.83, 0.83, 0.5, 0.5]}).to_csv(out / "tune.csv", index=False)
 
