@@ -317,9 +317,10 @@ def mock_to_real(prof: profiles.Profile, mock: Path, data: Path, scored: pd.Data
     elif (run_dir / "run.json").is_file() and not RunFolder(run_dir).model_file.is_file():
         # A clone has the run's scores but not its model (not committed): the scores stand
         # when they were made on these galaxies; otherwise the model must be trained again.
-        if saved.is_file() and json.loads(saved.read_text()).get("scored_sha1") == galaxies:
+        earlier = json.loads(saved.read_text()) if saved.is_file() else {}
+        if earlier.get("scored_sha1") == galaxies:
             print(f"{run_dir}: its model is not kept; its scores on these galaxies are", flush=True)
-            return json.loads(saved.read_text())
+            return earlier
         print(f"{run_dir} has no model to score these galaxies with: training anew on {mock}", flush=True)
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
